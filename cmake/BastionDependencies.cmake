@@ -1,0 +1,10 @@
+# Every dependency is a Debian 12 package; nothing is downloaded at configure time.
+find_package(Threads REQUIRED)
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json url)
+find_package(OpenSSL 3 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+if(BASTION_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,32 @@
+# Helpers that give every module the same warnings, hardening and test wiring.
+
+add_library(bastion_warnings INTERFACE)
+target_compile_options(bastion_warnings INTERFACE
+  -Wall -Wextra -Werror -Wpedantic -Wshadow=local -Wnon-virtual-dtor)
+# Boost.Asio with C++20 coroutines; no deprecated Asio interfaces.
+target_compile_definitions(bastion_warnings INTERFACE
+  BOOST_ASIO_NO_DEPRECATED BOOST_ASIO_HAS_CO_AWAIT BOOST_BEAST_USE_STD_STRING_VIEW)
+
+# bastion_module(NAME SOURCES ... DEPS ...) -> library bastion_NAME with alias bastion::NAME
+function(bastion_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(bastion_${name} STATIC ${ARG_SOURCES})
+  add_library(bastion::${name} ALIAS bastion_${name})
+  target_include_directories(bastion_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(bastion_${name} PUBLIC ${ARG_DEPS} PRIVATE bastion_warnings)
+endfunction()
+
+# bastion_test(NAME SOURCES ... DEPS ... LABELS ...) -> a GoogleTest binary registered with ctest
+function(bastion_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT BASTION_BUILD_TESTS)
+    return()
+  endif()
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main bastion_warnings)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 120)
+endfunction()

@@ -1,0 +1,8 @@
+#pragma once
+// `bastion health URL`: a tiny HTTP GET for container HEALTHCHECKs (no curl in the image).
+#include <string>
+
+namespace bastion::app {
+// 0 when the URL answers 2xx with a health document whose status is pass (or warn); else 1.
+int probe_health(const std::string& url);
+}  // namespace bastion::app

@@ -1,0 +1,103 @@
+// bastion: the command line. Thin: parse, load config, hand over to the module that does the job.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "app/gateway.hpp"
+#include "app/health_probe.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+
+namespace {
+
+constexpr const char* version = "0.1.0";
+
+// The demo agent ships next to the bastion binary; fall back to PATH.
+std::string demo_agent_command() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (auto candidate : {self.parent_path() / "bastion-demo-agent",
+                           self.parent_path().parent_path() / "agents" / "demo" / "bastion-demo-agent"}) {
+      if (std::filesystem::exists(candidate, ec)) return candidate.string();
+    }
+  }
+  return "bastion-demo-agent";
+}
+
+void print_errors(const bastion::core::ConfigErrors& errors) {
+  for (const auto& m : errors.messages) std::cerr << m << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Bastion: a hardened, observable front door for MCP agents"};
+  app.require_subcommand(1);
+
+  std::string config_file, mcp_config, ready_file;
+  auto* serve = app.add_subcommand("serve", "Run the gateway (no -c: embedded quick start)");
+  serve->add_option("-c,--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
+  serve->add_option("--mcp-config", mcp_config, "Import upstreams from a {\"mcpServers\": {...}} file")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--ready-file", ready_file, "Write the bound addresses here once serving");
+
+  std::string check_file;
+  auto* check = app.add_subcommand("check-config", "Validate a configuration file");
+  check->add_option("-c,--config", check_file, "YAML configuration file")->required();
+
+  std::string health_url;
+  auto* health = app.add_subcommand("health", "Exit 0 when URL answers a passing health check");
+  health->add_option("url", health_url, "e.g. http://127.0.0.1:8123/healthz")->required();
+
+  auto* ver = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (ver->parsed()) {
+    std::cout << "bastion " << version << "\n";
+    return 0;
+  }
+  if (health->parsed()) return bastion::app::probe_health(health_url);
+  if (check->parsed()) {
+    auto loaded = bastion::core::load_config_file(check_file);
+    if (!loaded.config) {
+      print_errors(loaded.errors);
+      return 2;
+    }
+    std::cout << check_file << ": valid (" << loaded.config->upstreams.size() << " upstreams)\n";
+    return 0;
+  }
+
+  bastion::core::Config config;
+  if (config_file.empty()) {
+    config = bastion::core::embedded_default_config(demo_agent_command());
+  } else {
+    auto loaded = bastion::core::load_config_file(config_file);
+    if (!loaded.config) {
+      print_errors(loaded.errors);
+      return 2;
+    }
+    config = std::move(*loaded.config);
+  }
+  if (!mcp_config.empty()) {
+    auto errors = bastion::core::import_mcp_servers_file(mcp_config, config);
+    if (!errors.messages.empty()) {
+      print_errors(errors);
+      return 2;
+    }
+    bastion::core::ConfigErrors more;
+    bastion::core::validate(config, more);
+    if (!more.messages.empty()) {
+      print_errors(more);
+      return 2;
+    }
+  }
+  bastion::core::setup_logging(config.log);
+  bastion::app::ServeOptions options;
+  if (!ready_file.empty()) options.ready_file = ready_file;
+  if (!config_file.empty()) options.config_path = config_file;
+  return bastion::app::serve(std::move(config), options);
+}

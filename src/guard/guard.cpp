@@ -1,0 +1,126 @@
+#include "guard/guard.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cctype>
+
+namespace bastion::guard {
+
+namespace http = net::http;
+
+void RejectionCounters::add(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  ++counts_[reason];
+}
+
+std::map<std::string, std::uint64_t> RejectionCounters::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return counts_;
+}
+
+GuardChain GuardChain::standard(const core::Config& config) {
+  GuardChain chain;
+  // 1. Host/Origin first: a request from a rebinding page must not reach anything else, and
+  //    the check needs only headers.
+  chain.guards_.push_back(std::make_unique<OriginGuard>(config.origins));
+  // Later guards (IP filter, rate limits, authentication, tool policy) slot in here, in order.
+  return chain;
+}
+
+std::optional<Rejection> GuardChain::run(const RequestContext& ctx) const {
+  for (const auto& g : guards_) {
+    if (auto r = g->check(ctx)) return r;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> GuardChain::names() const {
+  std::vector<std::string_view> out;
+  for (const auto& g : guards_) out.push_back(g->name());
+  return out;
+}
+
+net::Response reject(const Rejection& rejection, RejectionCounters& counters, unsigned version) {
+  counters.add(rejection.reason);
+  spdlog::info("request rejected: {} ({})", rejection.reason, static_cast<int>(rejection.status));
+  boost::json::object body{{"jsonrpc", "2.0"},
+                           {"id", nullptr},
+                           {"error", boost::json::object{{"code", -32000}, {"message", rejection.message}}}};
+  net::Response res{rejection.status, version};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = boost::json::serialize(body);
+  return res;
+}
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// "host:port" or "[v6]:port" -> host (lower-case, brackets kept for v6).
+std::string host_part(std::string_view hostport) {
+  std::string h = lower(hostport);
+  if (!h.empty() && h.front() == '[') {
+    auto close = h.find(']');
+    return close == std::string::npos ? h : h.substr(0, close + 1);
+  }
+  auto colon = h.find(':');
+  return colon == std::string::npos ? h : h.substr(0, colon);
+}
+
+bool loopback_name(const std::string& host) {
+  return host == "localhost" || host == "127.0.0.1" || host == "[::1]" ||
+         (host.size() > 4 && host.substr(0, 4) == "127." &&
+          std::all_of(host.begin(), host.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }));
+}
+
+}  // namespace
+
+bool OriginGuard::is_loopback_host(std::string_view host_header) { return loopback_name(host_part(host_header)); }
+
+OriginGuard::OriginGuard(core::OriginsConfig config) : config_(std::move(config)) {}
+
+std::optional<Rejection> OriginGuard::check(const RequestContext& ctx) const {
+  const bool loopback_listener = ctx.connection.local.address().is_loopback();
+  auto host_it = ctx.request.find(http::field::host);
+  std::string host = host_it == ctx.request.end() ? "" : host_part(std::string_view(host_it->value().data(), host_it->value().size()));
+  auto host_allowed = [&](const std::string& h) {
+    for (const auto& a : config_.allowed_hosts) {
+      if (a == "*" || lower(a) == h) return true;
+    }
+    return false;
+  };
+  if (loopback_listener) {
+    // DNS rebinding: a hostile page resolves its own name to 127.0.0.1; its Host header betrays it.
+    if (!loopback_name(host) && !host_allowed(host)) {
+      return Rejection{http::status::forbidden, "host_not_allowed",
+                       "Forbidden: Host '" + host + "' is not allowed on a loopback listener"};
+    }
+  } else if (!config_.allowed_hosts.empty() && !host_allowed(host)) {
+    return Rejection{http::status::forbidden, "host_not_allowed", "Forbidden: Host not allowed"};
+  }
+  auto origin_it = ctx.request.find(http::field::origin);
+  if (origin_it == ctx.request.end()) return std::nullopt;  // non-browser clients send none
+  std::string origin = lower(std::string_view(origin_it->value().data(), origin_it->value().size()));
+  for (const auto& a : config_.allowed) {
+    if (a == "*" || lower(a) == origin) return std::nullopt;
+  }
+  if (loopback_listener) {
+    auto scheme_end = origin.find("://");
+    if (scheme_end != std::string::npos) {
+      auto scheme = origin.substr(0, scheme_end);
+      if ((scheme == "http" || scheme == "https") && loopback_name(host_part(origin.substr(scheme_end + 3)))) {
+        return std::nullopt;
+      }
+    }
+  }
+  return Rejection{http::status::forbidden, "origin_not_allowed", "Forbidden: Origin '" + origin + "' is not allowed"};
+}
+
+}  // namespace bastion::guard

@@ -1,0 +1,565 @@
+#include "mcp/server/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "mcp/protocol.hpp"
+#include "upstream/link_factory.hpp"
+
+namespace bastion::mcp {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+std::string id_key(const json::value& id) { return json::serialize(id); }
+
+json::object error_reply(const json::value& id, int code, std::string_view message) {
+  return make_error(id, code, message);
+}
+
+// A 2025-era upstream does not know the 2026 _meta keys: strip them rather than confuse it.
+void strip_stateless_meta(json::object& request) {
+  auto* params = request.if_contains("params");
+  if (!params || !params->is_object()) return;
+  auto* meta = params->get_object().if_contains("_meta");
+  if (!meta || !meta->is_object()) return;
+  auto& m = meta->get_object();
+  for (auto it = m.begin(); it != m.end();) {
+    if (std::string_view(it->key()).rfind("io.modelcontextprotocol/", 0) == 0) it = m.erase(it);
+    else ++it;
+  }
+  if (m.empty()) params->get_object().erase("_meta");
+}
+
+bool is_list_method(std::string_view m) {
+  return m == "tools/list" || m == "prompts/list" || m == "resources/list" ||
+         m == "resources/templates/list";
+}
+
+const json::value* path(const json::object& o, std::initializer_list<std::string_view> keys) {
+  const json::value* v = nullptr;
+  const json::object* cur = &o;
+  for (auto k : keys) {
+    if (!cur) return nullptr;
+    v = cur->if_contains(k);
+    if (!v) return nullptr;
+    cur = v->if_object();
+  }
+  return v;
+}
+
+}  // namespace
+
+Router::Router(const core::Config& config,
+               std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams,
+               std::shared_ptr<RecordSink> records)
+    : config_(config),
+      upstreams_(std::move(upstreams)),
+      federation_(config.federation, config.upstreams),
+      records_(std::move(records)) {}
+
+json::object Router::merged_capabilities() const {
+  json::object caps;
+  bool tools = false, prompts = false, resources = false, subscribe = false, completions = false;
+  for (const auto& [name, up] : upstreams_) {
+    auto info = up->server_info();
+    const json::object* c = nullptr;
+    if (info) {
+      if (auto* v = info->if_contains("capabilities")) c = v->if_object();
+    }
+    if (!c) continue;
+    tools = tools || c->contains("tools");
+    prompts = prompts || c->contains("prompts");
+    completions = completions || c->contains("completions");
+    if (auto* r = c->if_contains("resources")) {
+      resources = true;
+      if (auto* s = r->is_object() ? r->get_object().if_contains("subscribe") : nullptr)
+        subscribe = subscribe || (s->is_bool() && s->get_bool());
+    }
+  }
+  // Upstreams may come up later: advertise tools always, the rest when someone offers them.
+  caps["tools"] = json::object{{"listChanged", true}};
+  (void)tools;
+  // The federated endpoint always serves the four lists (possibly empty), so it declares them.
+  (void)prompts;
+  (void)resources;
+  caps["prompts"] = json::object{{"listChanged", true}};
+  caps["resources"] = json::object{{"listChanged", true}, {"subscribe", subscribe}};
+  if (completions) caps["completions"] = json::object{};
+  caps["logging"] = json::object{};
+  return caps;
+}
+
+void Router::bind_link_events(const std::shared_ptr<ClientSession>& session,
+                              const std::shared_ptr<upstream::Link>& link) {
+  std::weak_ptr<ClientSession> weak = session;
+  std::weak_ptr<upstream::Link> weak_link = link;
+  link->set_events(upstream::LinkEvents{
+      [weak](json::object n) {
+        if (auto s = weak.lock()) s->push_standalone(n);
+      },
+      [weak, weak_link](json::object request) {
+        auto s = weak.lock();
+        auto l = weak_link.lock();
+        if (!l) return;
+        if (!s || s->stateless()) {
+          l->respond(make_error(request["id"], code::method_not_found, "client session is gone"));
+          return;
+        }
+        request["id"] = s->add_outstanding(l, request["id"]);
+        s->push_standalone(request);
+      },
+      nullptr});
+}
+
+asio::awaitable<std::shared_ptr<upstream::Link>> Router::acquire_link(
+    const std::shared_ptr<ClientSession>& session, upstream::Upstream& up) {
+  if (!up.per_client() || session->stateless()) {
+    co_return up.pick_shared() ? up.pick_shared() : nullptr;
+  }
+  if (auto link = session->dedicated(up.name()); link && link->up()) co_return link;
+  auto link = up.create_dedicated();
+  if (!link) co_return nullptr;
+  bind_link_events(session, link);
+  json::object params;
+  if (session->initialize_params) {
+    params = *session->initialize_params;
+  } else {
+    params = json::object{{"protocolVersion", latest_stateful_version},
+                          {"capabilities", upstream::bastion_client_capabilities()},
+                          {"clientInfo", upstream::bastion_client_info()}};
+  }
+  auto response = co_await upstream::call_and_wait(
+      link, upstream::make_request("initialize", std::move(params)), up.config().start_timeout);
+  if (!response || !response->contains("result") || !(*response)["result"].is_object()) {
+    co_await upstream::stop_link(link);
+    co_return nullptr;
+  }
+  link->set_server_info((*response)["result"].get_object());
+  link->notify(json::object{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  if (auto previous = session->dedicated(up.name()); previous && previous != link) {
+    co_await upstream::stop_link(previous);
+  }
+  session->set_dedicated(up.name(), link);
+  co_return link;
+}
+
+asio::awaitable<json::object> Router::initialize(std::shared_ptr<ClientSession> session, Message request) {
+  const json::value id = *request.id();
+  const json::object* params = request.params();
+  std::string requested;
+  if (params) {
+    if (auto* v = params->if_contains("protocolVersion"); v && v->is_string()) requested = v->get_string();
+    if (auto* c = params->if_contains("capabilities"); c && c->is_object()) session->client_capabilities = c->get_object();
+    if (auto* i = params->if_contains("clientInfo"); i && i->is_object()) session->client_info = i->get_object();
+    session->initialize_params = *params;
+  }
+  if (requested.empty()) co_return error_reply(id, code::invalid_params, "initialize needs params.protocolVersion");
+  session->protocol_version = std::string(negotiate_stateful_version(requested));
+
+  if (session->route().empty()) {
+    for (auto& [name, up] : upstreams_) up->add_sink(session);
+    json::object result{{"protocolVersion", session->protocol_version},
+                        {"capabilities", merged_capabilities()},
+                        {"serverInfo", json::object{{"name", "bastion"}, {"title", "Bastion MCP gateway"},
+                                                    {"version", "0.1.0"}}}};
+    std::string instructions;
+    for (auto& [name, up] : upstreams_) {
+      auto info = up->server_info();
+      if (!info) continue;
+      if (auto* ins = info->if_contains("instructions"); ins && ins->is_string() && !ins->get_string().empty()) {
+        instructions += "[" + name + "] " + std::string(ins->get_string()) + "\n";
+      }
+    }
+    if (!instructions.empty()) result["instructions"] = instructions;
+    co_return make_result(id, result);
+  }
+
+  auto& up = *upstreams_.at(session->route());
+  if (up.per_client()) {
+    auto link = co_await acquire_link(session, up);
+    if (!link || !link->server_info()) {
+      co_return error_reply(id, code::upstream_unavailable, "upstream '" + up.name() + "' is unavailable");
+    }
+    // Full fidelity: the client gets exactly what its own upstream process answered.
+    auto result = *link->server_info();
+    if (auto* v = result.if_contains("protocolVersion"); v && v->is_string()) {
+      session->protocol_version = std::string(v->get_string());
+    }
+    co_return make_result(id, result);
+  }
+  up.add_sink(session);
+  auto info = up.server_info();
+  if (!info || !up.pick_shared()) {
+    co_return error_reply(id, code::upstream_unavailable, "upstream '" + up.name() + "' is unavailable");
+  }
+  auto result = *info;
+  result["protocolVersion"] = session->protocol_version;
+  co_return make_result(id, result);
+}
+
+asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSession>& session,
+                                              upstream::Upstream& up, Message request,
+                                              const std::shared_ptr<EventStream>& stream,
+                                              InteractionRecord& record) {
+  const json::value client_id = *request.id();
+  auto link = co_await acquire_link(session, up);
+  if (!link) {
+    record.status = "unavailable";
+    co_return error_reply(client_id, code::upstream_unavailable,
+                          "upstream '" + up.name() + "' is unavailable");
+  }
+  if (!link->discover_result()) strip_stateless_meta(request.body);
+  auto call = link->start_call(std::move(request.body), session.get());
+  if (!call) {
+    record.status = "unavailable";
+    co_return error_reply(client_id, code::upstream_unavailable,
+                          "upstream '" + up.name() + "' is unavailable");
+  }
+  const auto key = id_key(client_id);
+  session->add_in_flight(key, ClientSession::InFlight{link, call});
+  struct Cleanup {
+    const std::shared_ptr<ClientSession>& s;
+    const std::shared_ptr<upstream::Link>& l;
+    const std::shared_ptr<upstream::Call>& c;
+    std::string k;
+    ~Cleanup() {
+      l->finish_call(c);
+      s->remove_in_flight(k);
+    }
+  } cleanup{session, link, call, key};
+
+  asio::steady_timer timer(co_await asio::this_coro::executor, up.config().timeout);
+  try {
+    for (;;) {
+      auto winner = co_await (call->inbox.async_receive(asio::as_tuple(asio::use_awaitable)) ||
+                              timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+      if (winner.index() == 1) {
+        link->cancel_call(call, "request timed out in gateway");
+        record.status = "timeout";
+        co_return error_reply(client_id, code::request_timeout,
+                              "upstream '" + up.name() + "' did not answer within " +
+                                  std::to_string(up.config().timeout.count()) + " ms");
+      }
+      auto [ec, message] = std::get<0>(std::move(winner));
+      if (ec) {  // the client cancelled: the spec says no response follows
+        link->cancel_call(call, "cancelled by client");
+        record.status = "error";
+        record.error_message = "cancelled";
+        co_return json::object{};
+      }
+      if (!message.contains("method")) {
+        message["id"] = client_id;
+        co_return message;
+      }
+      if (message.contains("id")) {
+        if (session->stateless()) {
+          link->respond(make_error(message["id"], code::method_not_found,
+                                   "stateless (2026-07-28) clients take no server requests"));
+          continue;
+        }
+        message["id"] = session->add_outstanding(link, message["id"]);
+      } else if ((session->stateless() || !up.per_client()) && message["method"] == "notifications/message") {
+        const auto* level = path(message, {"params", "level"});
+        if (level && level->is_string() && !session->wants_log(level->get_string())) continue;
+      }
+      stream->append(json::serialize(message));
+    }
+  } catch (const boost::system::system_error&) {
+    // Our caller was cancelled (the 2026-era client closed its stream): tell the upstream.
+    link->cancel_call(call, "client disconnected");
+    throw;
+  }
+}
+
+asio::awaitable<json::object> Router::federated_list(const std::shared_ptr<ClientSession>&,
+                                                     const Message& request, const std::string& kind) {
+  json::array all;
+  const bool named = kind == "tools" || kind == "prompts";
+  for (const auto& name : federation_.upstream_names()) {
+    auto& up = *upstreams_.at(name);
+    auto items = co_await up.catalog(kind);
+    if (!items) {
+      spdlog::warn("[federation] {} of upstream '{}' unavailable; catalog degraded", kind, name);
+      continue;
+    }
+    if (named) {
+      for (auto& item : federation_.expose_list(name, *items, kind == "tools")) all.push_back(std::move(item));
+    } else {
+      for (auto& item : *items) all.push_back(item);
+    }
+  }
+  co_return make_result(*request.id(), json::object{{kind, std::move(all)}});
+}
+
+asio::awaitable<json::object> Router::federated_route(const std::shared_ptr<ClientSession>& session,
+                                                      Message request,
+                                                      const std::shared_ptr<EventStream>& stream,
+                                                      InteractionRecord& record) {
+  const json::value id = *request.id();
+  const auto method = std::string(request.method());
+  if (method == "tools/list") co_return co_await federated_list(session, request, "tools");
+  if (method == "prompts/list") co_return co_await federated_list(session, request, "prompts");
+  if (method == "resources/list") co_return co_await federated_list(session, request, "resources");
+  if (method == "resources/templates/list") co_return co_await federated_list(session, request, "resourceTemplates");
+  if (method == "ping") co_return make_result(id, json::object{});
+  if (method == "logging/setLevel") {
+    auto* level = request.params() ? request.params()->if_contains("level") : nullptr;
+    if (!level || !level->is_string() || log_level_rank(level->get_string()) < 0) {
+      co_return error_reply(id, code::invalid_params, "unknown log level");
+    }
+    session->set_log_level(std::string(level->get_string()));
+    co_return make_result(id, json::object{});
+  }
+
+  auto find_by_name = [&](const std::string& exposed, bool is_tool)
+      -> asio::awaitable<std::optional<Federation::Target>> {
+    if (auto t = federation_.resolve(exposed, is_tool)) co_return t;
+    if (federation_.prefixed()) co_return std::nullopt;
+    for (const auto& name : federation_.upstream_names()) {  // unprefixed: search the catalogs
+      auto items = co_await upstreams_.at(name)->catalog(is_tool ? "tools" : "prompts");
+      if (!items) continue;
+      for (const auto& item : *items) {
+        const auto* n = item.is_object() ? item.get_object().if_contains("name") : nullptr;
+        if (n && n->is_string()) {
+          auto visible = federation_.expose(name, std::string(n->get_string()), is_tool);
+          if (visible && *visible == exposed) co_return Federation::Target{name, std::string(n->get_string())};
+        }
+      }
+    }
+    co_return std::nullopt;
+  };
+  auto find_by_uri = [&](const std::string& uri) -> asio::awaitable<std::string> {
+    for (const auto& name : federation_.upstream_names()) {
+      auto items = co_await upstreams_.at(name)->catalog("resources");
+      if (!items) continue;
+      for (const auto& item : *items) {
+        const auto* u = item.is_object() ? item.get_object().if_contains("uri") : nullptr;
+        if (u && u->is_string() && u->get_string() == uri) co_return name;
+      }
+    }
+    for (const auto& name : federation_.upstream_names()) {
+      auto items = co_await upstreams_.at(name)->catalog("resourceTemplates");
+      if (!items) continue;
+      for (const auto& item : *items) {
+        const auto* t = item.is_object() ? item.get_object().if_contains("uriTemplate") : nullptr;
+        if (!t || !t->is_string()) continue;
+        std::string_view tpl = t->get_string();
+        auto prefix = tpl.substr(0, tpl.find('{'));
+        if (!prefix.empty() && uri.rfind(prefix, 0) == 0) co_return name;
+      }
+    }
+    co_return federation_.upstream_names().empty() ? std::string{} : federation_.upstream_names().front();
+  };
+
+  auto* params = request.params();
+  if (method == "tools/call" || method == "prompts/get") {
+    const bool is_tool = method == "tools/call";
+    auto* name = params ? params->if_contains("name") : nullptr;
+    if (!name || !name->is_string()) co_return error_reply(id, code::invalid_params, "params.name is required");
+    auto target = co_await find_by_name(std::string(name->get_string()), is_tool);
+    if (!target) {
+      co_return error_reply(id, code::invalid_params,
+                            std::string(is_tool ? "unknown tool: " : "unknown prompt: ") +
+                                std::string(name->get_string()));
+    }
+    (*params)["name"] = target->name;
+    record.upstream = target->upstream;
+    if (is_tool) record.tool = target->name;
+    co_return co_await forward(session, *upstreams_.at(target->upstream), std::move(request), stream, record);
+  }
+  if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
+    auto* uri = params ? params->if_contains("uri") : nullptr;
+    if (!uri || !uri->is_string()) co_return error_reply(id, code::invalid_params, "params.uri is required");
+    std::string u(uri->get_string());
+    auto upstream_name = co_await find_by_uri(u);
+    if (upstream_name.empty()) co_return error_reply(id, code::resource_not_found, "resource not found");
+    if (method == "resources/subscribe") session->subscribe(u);
+    if (method == "resources/unsubscribe") session->unsubscribe(u);
+    record.upstream = upstream_name;
+    co_return co_await forward(session, *upstreams_.at(upstream_name), std::move(request), stream, record);
+  }
+  if (method == "completion/complete") {
+    auto* ref = params ? params->if_contains("ref") : nullptr;
+    auto* ref_obj = ref ? ref->if_object() : nullptr;
+    if (!ref_obj) co_return error_reply(id, code::invalid_params, "params.ref is required");
+    auto* type = ref_obj->if_contains("type");
+    std::string upstream_name;
+    if (type && type->is_string() && type->get_string() == "ref/prompt") {
+      auto* n = ref_obj->if_contains("name");
+      if (!n || !n->is_string()) co_return error_reply(id, code::invalid_params, "ref.name is required");
+      auto target = co_await find_by_name(std::string(n->get_string()), false);
+      if (!target) co_return error_reply(id, code::invalid_params, "unknown prompt");
+      (*ref_obj)["name"] = target->name;
+      upstream_name = target->upstream;
+    } else {
+      auto* u = ref_obj->if_contains("uri");
+      if (!u || !u->is_string()) co_return error_reply(id, code::invalid_params, "ref.uri is required");
+      upstream_name = co_await find_by_uri(std::string(u->get_string()));
+    }
+    if (upstream_name.empty()) co_return error_reply(id, code::invalid_params, "no upstream for this reference");
+    record.upstream = upstream_name;
+    co_return co_await forward(session, *upstreams_.at(upstream_name), std::move(request), stream, record);
+  }
+  co_return error_reply(id, code::method_not_found, "method not found: " + method);
+}
+
+asio::awaitable<json::object> Router::discover(const std::string& route) {
+  if (!route.empty()) {
+    auto& up = *upstreams_.at(route);
+    // Bastion answers for the versions it speaks itself; capabilities are the upstream's.
+    json::object result{{"supportedVersions", supported_versions_json()}};
+    std::optional<json::object> source;
+    if (auto link = up.pick_shared()) source = link->discover_result();
+    if (!source) source = up.server_info();
+    if (source) {
+      for (auto key : {"capabilities", "instructions"}) {
+        if (auto* v = source->if_contains(key)) result[key] = *v;
+      }
+    }
+    if (!result.contains("capabilities")) result["capabilities"] = json::object{};
+    co_return result;
+  }
+  co_return json::object{{"supportedVersions", supported_versions_json()},
+                         {"capabilities", merged_capabilities()}};
+}
+
+asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session, Message request,
+                                          std::shared_ptr<EventStream> stream) {
+  auto started = std::chrono::steady_clock::now();
+  InteractionRecord record;
+  record.method = std::string(request.method());
+  record.upstream = session->route();
+  record.request_bytes = json::serialize(request.body).size();
+  if (record.method == "tools/call" && request.params()) {
+    if (auto* a = request.params()->if_contains("arguments")) record.arguments = *a;
+    if (auto* n = request.params()->if_contains("name"); n && n->is_string()) record.tool = n->get_string();
+  }
+  const json::value id = *request.id();
+  json::object response;
+
+  if (record.method == "server/discover") {
+    response = make_result(id, co_await discover(session->route()));
+  } else if (session->route().empty()) {
+    response = co_await federated_route(session, std::move(request), stream, record);
+  } else {
+    auto& up = *upstreams_.at(session->route());
+    auto passthrough = Federation(core::FederationConfig{config_.federation.separator,
+                                                         core::FederationConfig::Prefix::never},
+                                  {up.config()});
+    bool filter_tools = record.method == "tools/list";
+    if (record.method == "tools/call") {
+      auto* name = request.params() ? request.params()->if_contains("name") : nullptr;
+      std::optional<Federation::Target> target;
+      if (name && name->is_string()) target = passthrough.resolve(std::string(name->get_string()), true);
+      if (name && name->is_string() && !target) {
+        response = error_reply(id, code::invalid_params, "unknown tool: " + std::string(name->get_string()));
+      } else if (target) {
+        (*request.params())["name"] = target->name;
+        record.tool = target->name;
+      }
+    } else if (record.method == "logging/setLevel") {
+      auto* level = request.params() ? request.params()->if_contains("level") : nullptr;
+      if (level && level->is_string()) session->set_log_level(std::string(level->get_string()));
+    } else if (record.method == "resources/subscribe" || record.method == "resources/unsubscribe") {
+      auto* uri = request.params() ? request.params()->if_contains("uri") : nullptr;
+      if (uri && uri->is_string()) {
+        if (record.method == "resources/subscribe") session->subscribe(std::string(uri->get_string()));
+        else session->unsubscribe(std::string(uri->get_string()));
+      }
+    }
+    if (response.empty()) response = co_await forward(session, up, std::move(request), stream, record);
+    if (filter_tools) {
+      if (auto* tools = response.contains("result") ? path(response, {"result", "tools"}) : nullptr;
+          tools && tools->is_array()) {
+        response["result"].get_object()["tools"] = passthrough.expose_list(up.name(), tools->get_array(), true);
+      }
+    }
+  }
+
+  if (!response.empty()) {
+    if (auto* result = response.if_contains("result"); result && result->is_object()) {
+      auto& r = result->get_object();
+      if (session->stateless()) {
+        // 2026-07-28: every result says what it is; catalogs and reads carry caching hints;
+        // the server names itself in _meta.
+        if (!r.contains("resultType")) r["resultType"] = "complete";
+        if (r["resultType"] == "complete" &&
+            (is_list_method(record.method) || record.method == "resources/read" ||
+             record.method == "server/discover")) {
+          if (!r.contains("ttlMs")) r["ttlMs"] = record.method == "resources/read" ? 0 : 30'000;
+          if (!r.contains("cacheScope")) r["cacheScope"] = "private";
+        }
+        auto& meta = r["_meta"];
+        if (!meta.is_object()) meta = json::object{};
+        if (!meta.get_object().contains("io.modelcontextprotocol/serverInfo")) {
+          meta.get_object()["io.modelcontextprotocol/serverInfo"] =
+              json::object{{"name", "bastion"}, {"version", "0.1.0"}};
+        }
+      }
+      if (auto* meta = r.if_contains("_meta")) record.result_meta = *meta;
+      if (record.status.empty()) {
+        auto* is_error = r.if_contains("isError");
+        record.status = (is_error && is_error->is_bool() && is_error->get_bool()) ? "error" : "ok";
+      }
+    } else if (auto* err = response.if_contains("error"); err && err->is_object()) {
+      if (record.status.empty()) record.status = "error";
+      if (auto* c = err->get_object().if_contains("code"); c && c->is_int64()) record.error_code = static_cast<int>(c->get_int64());
+      if (auto* m = err->get_object().if_contains("message"); m && m->is_string()) record.error_message = m->get_string();
+    }
+    auto text = json::serialize(response);
+    record.response_bytes = text.size();
+    stream->append(std::move(text));
+  }
+  stream->end();
+  session->forget_finished_streams();
+  record.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  if (records_) records_->record(std::move(record));
+}
+
+void Router::handle_notification(const std::shared_ptr<ClientSession>& session, const Message& message) {
+  auto method = message.method();
+  if (method == "notifications/initialized") {
+    // Dedicated upstreams got notifications/initialized when Bastion replayed the handshake.
+    session->initialized = true;
+    return;
+  }
+  if (method == "notifications/cancelled") {
+    const auto* rid = message.params() ? message.params()->if_contains("requestId") : nullptr;
+    if (!rid) return;
+    if (auto f = session->find_in_flight(id_key(*rid))) {
+      f->link->cancel_call(f->call, "cancelled by client");
+      f->call->inbox.close();
+    }
+    return;
+  }
+  // Other client notifications (roots/list_changed, progress of client-side work) go to the
+  // session's dedicated upstreams; shared upstreams must not see one client's roots.
+  for (auto& [name, link] : session->dedicated_links()) link->notify(message.body);
+}
+
+void Router::handle_response(const std::shared_ptr<ClientSession>& session, const Message& message) {
+  const auto* id = message.id();
+  if (!id || !id->is_string()) return;
+  auto outstanding = session->take_outstanding(std::string(id->get_string()));
+  if (!outstanding) return;
+  auto link = outstanding->link.lock();
+  if (!link) return;
+  json::object reply = message.body;
+  reply["id"] = outstanding->upstream_id;
+  link->respond(reply);
+}
+
+asio::awaitable<void> Router::close_session(std::shared_ptr<ClientSession> session) {
+  for (auto& [name, link] : session->take_dedicated()) co_await upstream::stop_link(link);
+  session->standalone_stream()->end();
+}
+
+}  // namespace bastion::mcp

@@ -1,0 +1,85 @@
+#pragma once
+// The MCP router: given a client session and one JSON-RPC message, decides what Bastion answers
+// itself (initialize on shared or federated sessions, ping, federated lists, server/discover) and
+// what goes to which upstream link, relays everything the upstream sends back onto the request's
+// event stream, and restores ids and names on the way back.
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <memory>
+
+#include "core/config.hpp"
+#include "mcp/jsonrpc.hpp"
+#include "mcp/server/event_stream.hpp"
+#include "mcp/server/federation.hpp"
+#include "mcp/server/session.hpp"
+#include "upstream/upstream.hpp"
+
+namespace bastion::mcp {
+
+// One MCP request as seen by the recorder and metrics: the seam later layers consume.
+struct InteractionRecord {
+  std::string upstream;       // agent_type
+  std::string method;
+  std::string tool;           // tools/call only
+  std::string status;         // ok|error|timeout|denied|rate_limited|unavailable
+  int error_code = 0;
+  std::string error_message;
+  double latency_ms = 0;
+  std::size_t request_bytes = 0;
+  std::size_t response_bytes = 0;
+  json::value arguments;      // tools/call arguments (for hashing), may be null
+  json::value result_meta;    // result._meta (tags), may be null
+};
+
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void record(InteractionRecord record) = 0;
+};
+
+class Router {
+ public:
+  Router(const core::Config& config, std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams,
+         std::shared_ptr<RecordSink> records);
+
+  // Handles initialize for a new stateful session; returns the JSON-RPC response.
+  boost::asio::awaitable<json::object> initialize(std::shared_ptr<ClientSession> session, Message request);
+  // Runs one request to completion, appending every message for the client to `stream` (related
+  // notifications, server->client requests, and the final response), then ends the stream.
+  boost::asio::awaitable<void> run_request(std::shared_ptr<ClientSession> session, Message request,
+                                           std::shared_ptr<EventStream> stream);
+  // Client notifications and responses: no reply is owed to the client.
+  void handle_notification(const std::shared_ptr<ClientSession>& session, const Message& message);
+  void handle_response(const std::shared_ptr<ClientSession>& session, const Message& message);
+  // Ends a session: cancels what it has in flight and stops its dedicated upstreams.
+  boost::asio::awaitable<void> close_session(std::shared_ptr<ClientSession> session);
+
+  bool has_upstream(const std::string& name) const { return upstreams_.count(name) > 0; }
+  const std::map<std::string, std::shared_ptr<upstream::Upstream>>& upstreams() const { return upstreams_; }
+  // server/discover result for a route ("" = federated).
+  boost::asio::awaitable<json::object> discover(const std::string& route);
+
+ private:
+  boost::asio::awaitable<std::shared_ptr<upstream::Link>> acquire_link(
+      const std::shared_ptr<ClientSession>& session, upstream::Upstream& up);
+  boost::asio::awaitable<json::object> forward(const std::shared_ptr<ClientSession>& session,
+                                               upstream::Upstream& up, Message request,
+                                               const std::shared_ptr<EventStream>& stream,
+                                               InteractionRecord& record);
+  boost::asio::awaitable<json::object> federated_list(const std::shared_ptr<ClientSession>& session,
+                                                      const Message& request, const std::string& kind);
+  boost::asio::awaitable<json::object> federated_route(const std::shared_ptr<ClientSession>& session,
+                                                       Message request,
+                                                       const std::shared_ptr<EventStream>& stream,
+                                                       InteractionRecord& record);
+  json::object merged_capabilities() const;
+  void bind_link_events(const std::shared_ptr<ClientSession>& session,
+                        const std::shared_ptr<upstream::Link>& link);
+
+  core::Config config_;
+  std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams_;
+  Federation federation_;
+  std::shared_ptr<RecordSink> records_;
+};
+
+}  // namespace bastion::mcp

@@ -1,0 +1,319 @@
+#include "net/server/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <mutex>
+#include <set>
+
+namespace bastion::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Live connections, so shutdown can close idle ones at once and the rest after the grace period.
+struct HttpServer::Registry {
+  struct Entry {
+    asio::any_io_executor strand;
+    beast::tcp_stream* stream;
+    std::atomic<bool> idle{true};
+  };
+  std::mutex mutex;
+  std::set<std::shared_ptr<Entry>> entries;
+
+  // Runs on the connection's strand, so the stream cannot be destroyed while we touch it.
+  static void close(const std::shared_ptr<Registry>& self, const std::shared_ptr<Entry>& e) {
+    asio::post(e->strand, [self, e] {
+      std::lock_guard lock(self->mutex);
+      if (!self->entries.count(e)) return;
+      boost::system::error_code ec;
+      e->stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+      e->stream->socket().close(ec);
+    });
+  }
+};
+
+namespace {
+
+class StreamWriter final : public ResponseWriter {
+ public:
+  StreamWriter(beast::tcp_stream& stream, std::chrono::milliseconds write_timeout, bool keep_alive,
+               unsigned version)
+      : stream_(stream), timeout_(write_timeout), keep_alive_(keep_alive), version_(version) {}
+
+  asio::awaitable<bool> send(Response response) override {
+    if (responded_) co_return false;
+    responded_ = true;
+    response.version(version_);
+    response.keep_alive(keep_alive_);
+    response.prepare_payload();
+    stream_.expires_after(timeout_);
+    auto [ec, n] = co_await http::async_write(stream_, response, use_tuple);
+    ok_ = !ec;
+    co_return ok_;
+  }
+
+  asio::awaitable<bool> start_stream(http::response<http::empty_body> header) override {
+    if (responded_) co_return false;
+    responded_ = true;
+    streaming_ = true;
+    header.version(version_);
+    header.keep_alive(keep_alive_);
+    header.chunked(true);
+    http::response_serializer<http::empty_body> serializer(header);
+    stream_.expires_after(timeout_);
+    auto [ec, n] = co_await http::async_write_header(stream_, serializer, use_tuple);
+    ok_ = !ec;
+    co_return ok_;
+  }
+
+  asio::awaitable<bool> write_chunk(std::string_view data) override {
+    if (!streaming_ || !ok_) co_return false;
+    stream_.expires_after(timeout_);
+    auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data)), use_tuple);
+    ok_ = !ec;
+    co_return ok_;
+  }
+
+  asio::awaitable<bool> finish_stream() override {
+    if (!streaming_ || !ok_ || finished_) co_return false;
+    finished_ = true;
+    stream_.expires_after(timeout_);
+    auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_tuple);
+    ok_ = !ec;
+    co_return ok_;
+  }
+
+  bool streaming() const override { return streaming_; }
+  bool responded() const { return responded_; }
+  bool reusable() const { return ok_ && (!streaming_ || finished_); }
+
+ private:
+  beast::tcp_stream& stream_;
+  std::chrono::milliseconds timeout_;
+  bool keep_alive_;
+  unsigned version_;
+  bool responded_ = false;
+  bool streaming_ = false;
+  bool finished_ = false;
+  bool ok_ = true;
+};
+
+// Completes when the client closes the connection (or sends garbage) while a request is being
+// handled. Bytes of a pipelined next request are kept in `buffer`.
+asio::awaitable<void> watch_disconnect(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+  for (;;) {
+    auto space = buffer.prepare(4096);
+    auto [ec, n] = co_await stream.socket().async_read_some(space, use_tuple);
+    if (ec) co_return;  // closed, reset or cancelled
+    buffer.commit(n);
+    if (buffer.size() > (1 << 20)) co_return;  // a flood while we work: treat as hostile
+  }
+}
+
+}  // namespace
+
+Response text_response(http::status status, std::string_view body, unsigned version) {
+  Response res{status, version};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::string(body);
+  if (!res.body().empty() && res.body().back() != '\n') res.body() += '\n';
+  res.prepare_payload();
+  return res;
+}
+
+HttpServer::HttpServer(asio::io_context& ioc, std::string name, ServerLimits limits, Handler handler)
+    : ioc_(ioc),
+      name_(std::move(name)),
+      limits_(limits),
+      handler_(std::move(handler)),
+      acceptor_(asio::make_strand(ioc)),
+      registry_(std::make_shared<Registry>()) {}
+
+boost::system::result<tcp::endpoint> HttpServer::bind(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
+  std::string host = address.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return ec;
+  tcp::endpoint endpoint(ip, static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return ec;
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  acceptor_.bind(endpoint, ec);
+  if (ec) return ec;
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ec;
+  return acceptor_.local_endpoint();
+}
+
+void HttpServer::start() {
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+asio::awaitable<void> HttpServer::accept_loop() {
+  auto self = shared_from_this();
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), use_tuple);
+    if (stopping_) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      spdlog::warn("[{}] accept failed: {}", name_, ec.message());
+      asio::steady_timer t(acceptor_.get_executor(), std::chrono::milliseconds(50));
+      co_await t.async_wait(use_tuple);
+      continue;
+    }
+    if (connections_.load() >= limits_.max_connections) {
+      boost::system::error_code ignored;
+      auto res = text_response(http::status::service_unavailable, "too many connections");
+      res.set(http::field::connection, "close");
+      res.set(http::field::retry_after, "1");
+      socket.non_blocking(false, ignored);
+      http::write(socket, res, ignored);  // best effort, small
+      socket.close(ignored);
+      continue;
+    }
+    auto ex = socket.get_executor();
+    asio::co_spawn(ex, serve(std::move(socket)), [self](std::exception_ptr e) {
+      // The error barrier: a bug in one connection never takes the process down.
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& error) {
+        spdlog::error("[{}] connection ended by an unexpected error: {}", self->name_, error.what());
+      }
+    });
+  }
+}
+
+asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
+  auto self = shared_from_this();
+  ++connections_;
+  struct Guard {
+    std::atomic<std::size_t>& n;
+    ~Guard() { --n; }
+  } guard{connections_};
+
+  ConnectionInfo info;
+  info.listener = name_;
+  boost::system::error_code ec;
+  info.remote = socket.remote_endpoint(ec);
+  info.local = socket.local_endpoint(ec);
+  socket.set_option(tcp::no_delay(true), ec);
+
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  auto entry = std::make_shared<Registry::Entry>();
+  entry->strand = stream.get_executor();
+  entry->stream = &stream;
+  {
+    std::lock_guard lock(registry_->mutex);
+    registry_->entries.insert(entry);
+  }
+  struct Unregister {
+    std::shared_ptr<Registry> r;
+    std::shared_ptr<Registry::Entry> e;
+    ~Unregister() {
+      std::lock_guard lock(r->mutex);
+      r->entries.erase(e);
+    }
+  } unregister{registry_, entry};
+
+  for (;;) {
+    entry->idle = true;
+    if (stopping_) break;
+    // Wait for the first byte of the next request within the idle timeout...
+    if (buffer.size() == 0) {
+      stream.expires_after(limits_.idle_timeout);
+      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+      if (rec) break;
+      buffer.commit(n);
+    }
+    entry->idle = false;
+    // ...then the whole header within the header timeout, and the body within the same again.
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+    parser.body_limit(limits_.max_body_bytes);
+    stream.expires_after(limits_.header_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (!hec && !parser.is_done()) {
+      stream.expires_after(limits_.header_timeout);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      hec = bec;
+    }
+    if (hec) {
+      http::status status = http::status::bad_request;
+      std::string message = "malformed HTTP request";
+      if (hec == http::error::header_limit) {
+        status = http::status::request_header_fields_too_large;
+        message = "request headers too large";
+      } else if (hec == http::error::body_limit) {
+        status = http::status::payload_too_large;
+        message = "request body larger than " + std::to_string(limits_.max_body_bytes) + " bytes";
+      } else if (hec == beast::error::timeout) {
+        status = http::status::request_timeout;
+        message = "request not received in time";
+      } else if (hec == http::error::end_of_stream || hec == asio::error::eof ||
+                 hec == asio::error::connection_reset || hec == asio::error::operation_aborted) {
+        break;
+      }
+      auto res = text_response(status, message);
+      res.set(http::field::connection, "close");
+      stream.expires_after(limits_.write_timeout);
+      co_await http::async_write(stream, res, use_tuple);
+      break;
+    }
+    Request request = parser.release();
+    bool keep_alive = request.keep_alive() && !stopping_;
+    StreamWriter writer(stream, limits_.write_timeout, keep_alive, request.version());
+    stream.expires_never();  // the handler's writes set their own deadlines
+    co_await (handler_(request, writer, info) || watch_disconnect(stream, buffer));
+    if (!writer.responded()) {
+      co_await writer.send(text_response(http::status::internal_server_error, "no response"));
+    }
+    if (!keep_alive || !writer.reusable() || !stream.socket().is_open()) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.socket().close(ec);
+}
+
+asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds grace) {
+  stopping_ = true;
+  asio::post(acceptor_.get_executor(), [this, self = shared_from_this()] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+  });
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    std::vector<std::shared_ptr<Registry::Entry>> open;
+    {
+      std::lock_guard lock(registry_->mutex);
+      open.assign(registry_->entries.begin(), registry_->entries.end());
+    }
+    if (open.empty()) co_return;
+    bool expired = std::chrono::steady_clock::now() >= deadline;
+    for (auto& e : open) {
+      if (expired || e->idle) Registry::close(registry_, e);
+    }
+    if (expired) co_return;
+    timer.expires_after(std::chrono::milliseconds(25));
+    co_await timer.async_wait(use_tuple);
+  }
+}
+
+}  // namespace bastion::net
