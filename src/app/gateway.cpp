@@ -181,6 +181,13 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& e) {
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
 }
 
+std::string ready_document(const boost::asio::ip::tcp::endpoint& pub,
+                           const std::optional<boost::asio::ip::tcp::endpoint>& admin) {
+  json::object doc{{"public", endpoint_text(pub)}};
+  if (admin) doc["admin"] = endpoint_text(*admin);
+  return json::serialize(doc);
+}
+
 }  // namespace
 
 int serve(core::Config config, const ServeOptions& options) {
@@ -218,6 +225,15 @@ int serve(core::Config config, const ServeOptions& options) {
       return 1;
     }
     admin_ep = *bound;
+  }
+  // Opened while still privileged: the ready file may live where run_as cannot create files.
+  std::optional<std::ofstream> ready_out;
+  if (options.ready_file) {
+    ready_out.emplace(*options.ready_file, std::ios::trunc);
+    if (!*ready_out) {
+      spdlog::critical("cannot write the ready file {}", *options.ready_file);
+      return 1;
+    }
   }
   // Listeners are bound: now stop being root before anything else runs.
   if (auto r = prepare_data_dir(config.data_dir, config.run_as); !r.ok) {
@@ -268,13 +284,12 @@ int serve(core::Config config, const ServeOptions& options) {
         rt.public_server->start();
         if (rt.admin_server) rt.admin_server->start();
         rt.ready = true;
+        if (ready_out) {
+          *ready_out << ready_document(*public_ep, admin_ep) << std::endl;
+          ready_out.reset();
+        }
         spdlog::info("bastion serving MCP on http://{}/mcp (admin {})", endpoint_text(*public_ep),
                      admin_ep ? endpoint_text(*admin_ep) : std::string("off"));
-        if (options.ready_file) {
-          json::object doc{{"public", endpoint_text(*public_ep)}};
-          if (admin_ep) doc["admin"] = endpoint_text(*admin_ep);
-          std::ofstream(*options.ready_file) << json::serialize(doc) << "\n";
-        }
         asio::steady_timer sweep(ioc);
         for (;;) {
           sweep.expires_after(std::chrono::seconds(30));

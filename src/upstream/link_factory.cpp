@@ -1,13 +1,54 @@
 #include "upstream/link_factory.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+
+#include "upstream/http_link.hpp"
 #include "upstream/stdio_link.hpp"
 
 namespace bastion::upstream {
 
+namespace {
+
+// One keep-alive pool per distinct trust configuration, shared by all HTTP links.
+std::shared_ptr<net::client::HttpClientPool> pool_for(boost::asio::any_io_executor ex,
+                                                      const core::UpstreamConfig& config) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<net::client::HttpClientPool>> pools;
+  std::lock_guard lock(mutex);
+  auto key = config.ca_file.value_or("");
+  if (auto it = pools.find(key); it != pools.end()) return it->second;
+  net::client::PoolOptions options;
+  options.ca_file = config.ca_file;
+  auto created = net::client::HttpClientPool::create(ex, options);
+  if (!created) {
+    spdlog::error("[upstream {}] cannot set up TLS: {}", config.name, created.error().message());
+    return nullptr;
+  }
+  pools[key] = *created;
+  return *created;
+}
+
+}  // namespace
+
 std::shared_ptr<Link> make_link(boost::asio::any_io_executor ex, const core::UpstreamConfig& config,
                                 int replica) {
   if (config.is_stdio()) return std::make_shared<StdioLink>(ex, config, replica);
-  return nullptr;  // Streamable-HTTP links are created by the HTTP transport module
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (config.headers_file) {
+    std::string error;
+    auto read = read_headers_file(*config.headers_file, error);
+    if (!read) {
+      spdlog::error("[upstream {}] {}", config.name, error);
+      return nullptr;
+    }
+    headers = std::move(*read);
+  }
+  auto pool = pool_for(ex, config);
+  if (!pool) return nullptr;
+  return std::make_shared<HttpLink>(ex, config, std::move(pool), std::move(headers));
 }
 
 StartResult start_link(const std::shared_ptr<Link>& link) {
@@ -16,11 +57,16 @@ StartResult start_link(const std::shared_ptr<Link>& link) {
     if (!r) return {false, "cannot start: " + r.error().message()};
     return {true, {}};
   }
+  if (auto* http = dynamic_cast<HttpLink*>(link.get())) {
+    http->open();
+    return {true, {}};
+  }
   return {false, "unsupported upstream transport"};
 }
 
 boost::asio::awaitable<void> stop_link(std::shared_ptr<Link> link) {
   if (auto* stdio = dynamic_cast<StdioLink*>(link.get())) co_await stdio->stop();
+  if (auto* http = dynamic_cast<HttpLink*>(link.get())) co_await http->close();
 }
 
 }  // namespace bastion::upstream

@@ -122,7 +122,7 @@ void Router::bind_link_events(const std::shared_ptr<ClientSession>& session,
 asio::awaitable<std::shared_ptr<upstream::Link>> Router::acquire_link(
     const std::shared_ptr<ClientSession>& session, upstream::Upstream& up) {
   if (!up.per_client() || session->stateless()) {
-    co_return up.pick_shared() ? up.pick_shared() : nullptr;
+    co_return up.per_client() ? nullptr : up.pick_shared();
   }
   if (auto link = session->dedicated(up.name()); link && link->up()) co_return link;
   auto link = up.create_dedicated();
@@ -213,6 +213,11 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
   auto link = co_await acquire_link(session, up);
   if (!link) {
     record.status = "unavailable";
+    if (up.per_client() && session->stateless()) {
+      co_return error_reply(client_id, code::upstream_unavailable,
+                            "upstream '" + up.name() + "' keeps per-client sessions; stateless "
+                            "(2026-07-28) clients cannot use it");
+    }
     co_return error_reply(client_id, code::upstream_unavailable,
                           "upstream '" + up.name() + "' is unavailable");
   }
