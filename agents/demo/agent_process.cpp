@@ -1,6 +1,7 @@
 #include "demo/agent_process.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -9,7 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -56,6 +59,8 @@ AgentProcess::AgentProcess(std::vector<std::string> extra_env) {
   }
   to_agent_ = in_pipe[1];
   from_agent_ = out_pipe[0];
+  // Writes never block: while the agent's stdin is full, send_raw() drains its stdout.
+  ::fcntl(to_agent_, F_SETFL, ::fcntl(to_agent_, F_GETFL) | O_NONBLOCK);
 }
 
 AgentProcess::~AgentProcess() {
@@ -73,16 +78,28 @@ AgentProcess::~AgentProcess() {
 }
 
 void AgentProcess::send_raw(std::string_view bytes) {
+  // Like a real client, keep reading the agent's output while writing: an agent that answers
+  // as it reads would otherwise block on a full stdout pipe while we block on its full stdin.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
   std::size_t offset = 0;
   while (offset < bytes.size() && to_agent_ >= 0) {
     const ssize_t n = ::write(to_agent_, bytes.data() + offset, bytes.size() - offset);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
+    if (n > 0) {
+      offset += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EINTR && errno != EAGAIN) {
+      ADD_FAILURE() << "writing to the agent failed: " << std::strerror(errno);
       return;
     }
-    offset += static_cast<std::size_t>(n);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ADD_FAILURE() << "the agent stopped reading its stdin";
+      return;
+    }
+    std::array<pollfd, 2> fds{{{to_agent_, POLLOUT, 0}, {from_agent_, POLLIN, 0}}};
+    if (::poll(fds.data(), fds.size(), 1000) > 0 && (fds[1].revents & (POLLIN | POLLHUP)) != 0) {
+      read_more(std::chrono::steady_clock::now());
+    }
   }
 }
 

@@ -550,12 +550,14 @@ json::object schema_2020_12_input() {
   return out;
 }
 
+enum class Waits { no, yes };
+
 ToolDefinition fixture(std::string name, std::string description,
                        std::function<Outcome(CallContext&, const json::object&)> run,
-                       json::object input_schema = no_arguments()) {
+                       Waits waits = Waits::no, json::object input_schema = no_arguments()) {
   std::string title = name;
-  return {std::move(name), std::move(title), std::move(description), std::move(input_schema),
-          std::move(run)};
+  return {std::move(name),         std::move(title), std::move(description),
+          std::move(input_schema), std::move(run),   waits == Waits::yes};
 }
 
 }  // namespace
@@ -570,57 +572,62 @@ std::vector<ToolDefinition> conformance_tools() {
   tools.push_back(fixture("test_multiple_content_types", "Returns text, image and resource content",
                           multiple_content_types));
   tools.push_back(fixture("test_tool_with_logging",
-                          "Emits three info log notifications ~50 ms apart", tool_with_logging));
+                          "Emits three info log notifications ~50 ms apart", tool_with_logging,
+                          Waits::yes));
   tools.push_back(fixture("test_tool_with_progress",
                           "Reports progress 0, 50 and 100 of 100 when given a progressToken",
-                          tool_with_progress));
+                          tool_with_progress, Waits::yes));
   tools.push_back(
       fixture("test_error_handling", "Always returns an isError result", error_handling));
 
   json::object prompt_props;
   prompt_props["prompt"] = schema::string("The prompt to send to the LLM");
   tools.push_back(fixture("test_sampling", "Asks the client's LLM (sampling/createMessage)",
-                          sampling_tool, schema::object(std::move(prompt_props), {"prompt"})));
+                          sampling_tool, Waits::yes,
+                          schema::object(std::move(prompt_props), {"prompt"})));
   json::object message_props;
   message_props["message"] = schema::string("The message to show the user");
   tools.push_back(fixture("test_elicitation", "Asks the user for username and email",
-                          elicitation_tool, schema::object(std::move(message_props), {"message"})));
+                          elicitation_tool, Waits::yes,
+                          schema::object(std::move(message_props), {"message"})));
   tools.push_back(fixture("test_elicitation_sep1034_defaults",
                           "Elicitation with defaults for every primitive type (SEP-1034)",
-                          elicitation_defaults));
+                          elicitation_defaults, Waits::yes));
   tools.push_back(fixture("test_elicitation_sep1330_enums",
                           "Elicitation with all five enum schema variants (SEP-1330)",
-                          elicitation_enums));
+                          elicitation_enums, Waits::yes));
   tools.push_back(fixture("json_schema_2020_12_tool",
                           "Tool with JSON Schema 2020-12 features (SEP-1613, SEP-2106)",
-                          schema_2020_12, schema_2020_12_input()));
+                          schema_2020_12, Waits::no, schema_2020_12_input()));
   tools.push_back(fixture("test_missing_capability",
                           "Needs the client's sampling capability (-32021 when undeclared)",
-                          missing_capability));
+                          missing_capability, Waits::yes));
   tools.push_back(fixture("test_input_required_result_elicitation",
-                          "MRTR: asks for the user's name (elicitation)", irr_elicitation));
+                          "MRTR: asks for the user's name (elicitation)", irr_elicitation,
+                          Waits::yes));
   tools.push_back(fixture("test_input_required_result_sampling",
-                          "MRTR: asks the client's LLM a question (sampling)", irr_sampling));
+                          "MRTR: asks the client's LLM a question (sampling)", irr_sampling,
+                          Waits::yes));
   tools.push_back(fixture("test_input_required_result_list_roots",
-                          "MRTR: asks for the client's roots", irr_list_roots));
+                          "MRTR: asks for the client's roots", irr_list_roots, Waits::yes));
   tools.push_back(fixture("test_input_required_result_request_state",
                           "MRTR: answers state-ok once its signed requestState comes back",
-                          irr_request_state));
+                          irr_request_state, Waits::yes));
   tools.push_back(fixture("test_input_required_result_multiple_inputs",
                           "MRTR: asks for elicitation, sampling and roots at once",
-                          irr_multiple_inputs));
+                          irr_multiple_inputs, Waits::yes));
   tools.push_back(fixture("test_input_required_result_multi_round",
                           "MRTR: two rounds of elicitation with evolving requestState",
-                          irr_multi_round));
+                          irr_multi_round, Waits::yes));
   tools.push_back(fixture("test_input_required_result_tampered_state",
                           "MRTR: rejects a requestState that fails HMAC verification",
-                          irr_tampered_state));
+                          irr_tampered_state, Waits::yes));
   tools.push_back(fixture("test_input_required_result_capabilities",
                           "MRTR: asks only for input the client declared it can give",
-                          irr_capabilities));
+                          irr_capabilities, Waits::yes));
   tools.push_back(fixture("test_streaming_elicitation",
                           "Progress plus an elicitation, never a server->client request in 2026",
-                          streaming_elicitation));
+                          streaming_elicitation, Waits::yes));
   tools.push_back(fixture("test_logging_tool",
                           "Logs at debug, info and warning (2026: only with _meta logLevel)",
                           logging_tool));
@@ -638,7 +645,8 @@ std::vector<ToolDefinition> conformance_tools() {
       schema::string("Resource to mark as updated (default test://watched-resource)");
   tools.push_back(fixture("test_trigger_resource_update",
                           "Changes a resource and sends notifications/resources/updated",
-                          trigger_resource_update, schema::object(std::move(uri_props))));
+                          trigger_resource_update, Waits::no,
+                          schema::object(std::move(uri_props))));
   return tools;
 }
 

@@ -224,7 +224,7 @@ std::vector<ToolDefinition> demo_tools() {
   tools.push_back({"slow", "Slow",
                    "Sleeps for ms milliseconds, then answers. Reports progress when the request "
                    "carries a progressToken; notifications/cancelled stops it.",
-                   schema::object(std::move(slow_props), {"ms"}), slow});
+                   schema::object(std::move(slow_props), {"ms"}), slow, true});
 
   json::object code;
   code["type"] = "integer";
@@ -241,7 +241,7 @@ std::vector<ToolDefinition> demo_tools() {
   tools.push_back({"leak", "Leak",
                    "Allocates mb MiB, touches every page and keeps it until the process exits "
                    "(memory-pressure tests). Reports the total held.",
-                   schema::object(std::move(leak_props), {"mb"}), leak});
+                   schema::object(std::move(leak_props), {"mb"}), leak, true});
   return tools;
 }
 

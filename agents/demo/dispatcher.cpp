@@ -57,8 +57,19 @@ const json::value* string_param(const json::object& params, std::string_view nam
 Dispatcher::Dispatcher(Session& session, const ToolCatalog& tools)
     : session_(session), tools_(tools) {}
 
-bool Dispatcher::may_block(const jsonrpc::Request& request) {
-  return request.method == "tools/call" || request.method == "prompts/get";
+bool Dispatcher::may_block(const jsonrpc::Request& request) const {
+  if (request.method == "prompts/get") {
+    return true;  // test_input_required_result_prompt asks the client
+  }
+  if (request.method != "tools/call") {
+    return false;
+  }
+  const json::value* name = request.params.if_contains("name");
+  if (name == nullptr || !name->is_string()) {
+    return false;  // rejected at once
+  }
+  const ToolDefinition* tool = tools_.find(name->get_string(), session_.catalog());
+  return tool != nullptr && tool->blocking;
 }
 
 Dispatcher::Reply Dispatcher::handle(const jsonrpc::Request& request,

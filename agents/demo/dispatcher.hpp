@@ -25,8 +25,9 @@ class Dispatcher {
 
   Dispatcher(Session& session, const ToolCatalog& tools);
 
-  // tools/call and prompts/get may wait (sleeps, client input): they run on worker threads.
-  static bool may_block(const jsonrpc::Request& request);
+  // True for requests that may sleep or wait for the client: they run on worker threads.
+  // Everything else (echo included) is answered inline, without a thread hand-off.
+  bool may_block(const jsonrpc::Request& request) const;
 
   // Never throws: an unexpected exception becomes -32603 (the error barrier).
   Reply handle(const jsonrpc::Request& request, const std::shared_ptr<RequestControl>& control);

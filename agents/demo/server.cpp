@@ -115,10 +115,11 @@ void Server::start_request(jsonrpc::Request request) {
     send_error(request.id, jsonrpc::kServerBusy, "Server busy: too many requests in progress");
     return;
   }
-  if (!Dispatcher::may_block(request)) {
+  if (!dispatcher_.may_block(request)) {
     run_request(request, control);
     return;
   }
+  control->allow_waiting();
   const json::value id = request.id;
   if (!workers_.spawn([this, request = std::move(request), control = control] {
         run_request(request, control);
@@ -145,6 +146,9 @@ void Server::run_batch(const json::array& batch) {
     jsonrpc::Message message = jsonrpc::classify(item);
     if (auto* request = std::get_if<jsonrpc::Request>(&message)) {
       auto [begin, control] = session_.begin_request(request->id);
+      if (control) {
+        control->allow_waiting();  // batches run on a worker
+      }
       if (begin != Session::Begin::ok) {
         replies.emplace_back(jsonrpc::make_error(
             request->id,

@@ -190,6 +190,10 @@ void Session::cancel_all() {
 
 Session::AskResult Session::ask_client(const std::shared_ptr<RequestControl>& control,
                                        std::string_view method, json::object params) {
+  if (!control->may_wait()) {
+    diag(DiagLevel::error, "a handler running on the reader thread tried to wait for the client");
+    return {AskStatus::closed, {}};
+  }
   std::int64_t id = 0;
   {
     std::lock_guard lock(mutex_);

@@ -34,6 +34,10 @@ class RequestControl {
 
   void cancel();
   bool cancelled() const;
+  // Set for requests running on a worker. Only those may block on the client's answer: the
+  // stdin reader thread delivers that answer, so it must never wait for one itself.
+  void allow_waiting() { may_wait_ = true; }
+  bool may_wait() const { return may_wait_; }
   // Sleeps for duration unless cancelled first; false when cancelled.
   bool sleep_for(std::chrono::milliseconds duration);
 
@@ -47,6 +51,7 @@ class RequestControl {
   std::condition_variable cv_;
   bool cancelled_ = false;
   bool closed_ = false;
+  std::atomic<bool> may_wait_{false};
   std::optional<json::object> reply_;
 };
 

@@ -22,6 +22,9 @@ struct ToolDefinition {
   std::string description;
   json::object input_schema;
   std::function<Outcome(CallContext&, const json::object& arguments)> run;
+  // Sleeps or waits for the client: runs on a worker thread, never on the stdin reader (a
+  // session-era ask() answered through stdin would otherwise wait for itself).
+  bool blocking = false;
 
   json::object describe() const;
 };

@@ -17,6 +17,24 @@ bool always_broadcast(std::string_view method) {
 
 std::string token_key(const json::value& v) { return json::serialize(v); }
 
+// Removes params._meta["bastion/relatedRequestId"] (an id of ours the client must not see) and
+// returns it when it names one of our integer request ids.
+std::optional<std::int64_t> take_related_request(json::object& message) {
+  auto* params = message.if_contains("params");
+  if (!params || !params->is_object()) return std::nullopt;
+  auto* meta = params->get_object().if_contains("_meta");
+  if (!meta || !meta->is_object()) return std::nullopt;
+  auto& m = meta->get_object();
+  auto it = m.find("bastion/relatedRequestId");
+  if (it == m.end()) return std::nullopt;
+  std::optional<std::int64_t> id;
+  if (it->value().is_int64()) id = it->value().get_int64();
+  else if (it->value().is_uint64()) id = static_cast<std::int64_t>(it->value().get_uint64());
+  m.erase(it);
+  if (m.empty()) params->get_object().erase("_meta");
+  return id;
+}
+
 }  // namespace
 
 json::object make_request(std::string_view method, json::object params) {
@@ -147,7 +165,8 @@ void Link::deliver(json::object message) {
         return;
       }
     } else {
-      std::string_view method = message["method"].get_string();
+      std::string method(message["method"].get_string());
+      const auto related = take_related_request(message);
       if (method == "notifications/progress") {
         auto* params = message.if_contains("params");
         const json::value* token = params && params->is_object() ? params->get_object().if_contains("progressToken") : nullptr;
@@ -158,6 +177,9 @@ void Link::deliver(json::object message) {
         }
         if (!target) return;  // progress for nothing in flight: meaningless, drop
         params->get_object()["progressToken"] = *target->client_progress_token;
+      } else if (related && calls_.count(*related)) {
+        // The upstream said which request this belongs to (bastion/relatedRequestId).
+        target = calls_.at(*related);
       } else if (!always_broadcast(method) && calls_.size() == 1) {
         // With one call in flight, a log message or server request belongs to it: deliver it on
         // that call's stream, as the upstream would have done over Streamable HTTP.

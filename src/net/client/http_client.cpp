@@ -1,10 +1,8 @@
 #include "net/client/http_client.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <limits>
+#include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -23,7 +21,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
-#include <openssl/ssl.h>
+#include <cctype>
+#include <charconv>
+#include <limits>
 
 namespace bastion::net::client {
 
@@ -82,7 +82,7 @@ class HttpClientCategory final : public boost::system::error_category {
 struct Target {
   bool tls = false;
   bool host_is_ip = false;
-  std::string host;         // for resolving, SNI and certificate checks (no brackets)
+  std::string host;  // for resolving, SNI and certificate checks (no brackets)
   std::uint16_t port = 0;
   std::string host_header;  // as sent in Host:
   std::string path;         // origin-form request target
@@ -137,7 +137,8 @@ boost::system::result<Target> parse_target(std::string_view url) {
     }
     t.port = static_cast<std::uint16_t>(value);
   }
-  const auto bracketed = u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
+  const auto bracketed =
+      u.host_type() == boost::urls::host_type::ipv6 ? "[" + t.host + "]" : t.host;
   const auto default_port = t.tls ? 443 : 80;
   t.host_header = t.port == default_port ? bracketed : bracketed + ":" + std::to_string(t.port);
   t.path = u.encoded_path().empty() ? std::string("/") : std::string(u.encoded_path());
@@ -150,8 +151,8 @@ boost::system::result<Target> parse_target(std::string_view url) {
 }
 
 bool is_tchar(unsigned char c) {
-  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                std::string_view::npos;
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 bool valid_header(std::string_view name, std::string_view value) {
@@ -315,8 +316,8 @@ asio::awaitable<boost::system::result<std::unique_ptr<PooledConnection>>> open_c
   }
   conn->tls = std::make_unique<ssl::stream<beast::tcp_stream>>(std::move(stream), tls_context);
   // SNI carries host names only (RFC 6066); the certificate is checked for names and IPs alike.
-  if (!target.host_is_ip && SSL_set_tlsext_host_name(conn->tls->native_handle(),
-                                                     target.host.c_str()) != 1) {
+  if (!target.host_is_ip &&
+      SSL_set_tlsext_host_name(conn->tls->native_handle(), target.host.c_str()) != 1) {
     co_return make_error_code(HttpClientErrc::tls_setup_failed);
   }
   conn->tls->set_verify_mode(ssl::verify_peer);
@@ -356,8 +357,8 @@ struct HttpResponse::Impl {
       if (auto seconds = hint.empty() ? std::nullopt : keep_alive_timeout(hint)) {
         // Leave a margin so we never send on a connection the server is about to drop.
         const Clock::duration lifetime = *seconds;
-        conn->reuse_until =
-            Clock::now() + lifetime - std::min<Clock::duration>(lifetime / 2, std::chrono::seconds(1));
+        conn->reuse_until = Clock::now() + lifetime -
+                            std::min<Clock::duration>(lifetime / 2, std::chrono::seconds(1));
       }
       if (auto owner = pool.lock()) owner->give_back(std::move(conn));
     }
@@ -552,6 +553,10 @@ asio::awaitable<boost::system::result<HttpResponse>> HttpClientPool::request(Htt
   if (!target) co_return target.error();
   for (const auto& [name, value] : r.headers) {
     if (!valid_header(name, value)) co_return make_error_code(HttpClientErrc::invalid_header);
+  }
+
+  if (r.method == http::verb::trace && !r.body.empty()) {
+    co_return error_code(std::make_error_code(std::errc::invalid_argument));  // TRACE has no body
   }
 
   http::request<http::string_body> req{r.method, target->path, 11};

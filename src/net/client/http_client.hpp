@@ -15,6 +15,13 @@
 // (they carry credentials).
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/system/result.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,42 +35,34 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/verb.hpp>
-#include <boost/system/result.hpp>
-
 namespace bastion::net::client {
 
 enum class HttpClientErrc {
-  invalid_url = 1,      // not an absolute http(s) URL (or it carries user:password@)
-  invalid_header,       // a header name or value with CR, LF or NUL (request smuggling)
-  unsupported_scheme,   // anything but http and https
-  resolve_timeout,      // name resolution did not finish in time
-  connect_timeout,      // TCP connect or TLS handshake did not finish in time
-  timeout,              // a write or read did not finish in time
-  header_too_large,     // response header beyond max_header_bytes
-  body_too_large,       // response body beyond the request's limit
-  connection_closed,    // peer closed before the response was complete
-  protocol_error,       // malformed HTTP from the peer
-  tls_setup_failed,     // could not load the CA file / configure the TLS context
+  invalid_url = 1,     // not an absolute http(s) URL (or it carries user:password@)
+  invalid_header,      // a header name or value with CR, LF or NUL (request smuggling)
+  unsupported_scheme,  // anything but http and https
+  resolve_timeout,     // name resolution did not finish in time
+  connect_timeout,     // TCP connect or TLS handshake did not finish in time
+  timeout,             // a write or read did not finish in time
+  header_too_large,    // response header beyond max_header_bytes
+  body_too_large,      // response body beyond the request's limit
+  connection_closed,   // peer closed before the response was complete
+  protocol_error,      // malformed HTTP from the peer
+  tls_setup_failed,    // could not load the CA file / configure the TLS context
 };
 
 const boost::system::error_category& http_client_category() noexcept;
 boost::system::error_code make_error_code(HttpClientErrc e) noexcept;
 
 struct PoolOptions {
-  std::size_t max_idle_per_origin = 8;                // idle keep-alive connections kept per origin
-  std::size_t max_idle_total = 256;                   // across all origins
-  std::chrono::milliseconds idle_timeout{30'000};     // an idle connection older than this is closed
-  std::chrono::milliseconds connect_timeout{5'000};   // resolve + TCP connect + TLS handshake
-  std::chrono::milliseconds io_timeout{30'000};       // each write, and each read of header or body
+  std::size_t max_idle_per_origin = 8;               // idle keep-alive connections kept per origin
+  std::size_t max_idle_total = 256;                  // across all origins
+  std::chrono::milliseconds idle_timeout{30'000};    // an idle connection older than this is closed
+  std::chrono::milliseconds connect_timeout{5'000};  // resolve + TCP connect + TLS handshake
+  std::chrono::milliseconds io_timeout{30'000};      // each write, and each read of header or body
   std::size_t max_header_bytes = 64 * 1024;
-  std::size_t max_body_bytes = 16u << 20;             // default when a request sets no limit
-  std::optional<std::string> ca_file;                 // extra trusted CAs (PEM), on top of system CAs
+  std::size_t max_body_bytes = 16u << 20;  // default when a request sets no limit
+  std::optional<std::string> ca_file;      // extra trusted CAs (PEM), on top of system CAs
   std::string user_agent = "bastion";
 };
 

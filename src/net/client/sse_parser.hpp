@@ -2,6 +2,7 @@
 // Pure: no I/O, feed it bytes as they arrive in any split.
 #pragma once
 
+#include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -10,8 +11,6 @@
 #include <system_error>
 #include <type_traits>
 #include <vector>
-
-#include <boost/system/error_code.hpp>
 
 namespace bastion::net::client {
 

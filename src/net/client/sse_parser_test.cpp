@@ -120,16 +120,16 @@ TEST(SseParser, ValueMayContainColons) {
 
 TEST(SseParser, InvalidRetryIgnored) {
   SseParser parser;
-  auto events = parse_all("retry: 12a\nretry: -5\nretry:\nretry: 99999999999999999\ndata: x\n\n",
-                          parser);
+  auto events =
+      parse_all("retry: 12a\nretry: -5\nretry:\nretry: 99999999999999999\ndata: x\n\n", parser);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_FALSE(events[0].retry.has_value());
   EXPECT_FALSE(parser.reconnection_time().has_value());
 }
 
 TEST(SseParser, CrLfAndCrLineEnds) {
-  for (std::string_view input : {"data: a\r\ndata: b\r\n\r\n", "data: a\rdata: b\r\r",
-                                 "data: a\r\ndata: b\n\r"}) {
+  for (std::string_view input :
+       {"data: a\r\ndata: b\r\n\r\n", "data: a\rdata: b\r\r", "data: a\r\ndata: b\n\r"}) {
     auto events = parse_all(input);
     ASSERT_EQ(events.size(), 1u) << input;
     EXPECT_EQ(events[0].data, "a\nb");
@@ -150,19 +150,26 @@ TEST(SseParser, CrAtChunkBoundaryFollowedByLf) {
 }
 
 TEST(SseParser, LeadingBomStrippedOnce) {
-  auto events = parse_all("\xEF\xBB\xBF" "data: x\n\n");
+  auto events = parse_all(
+      "\xEF\xBB\xBF"
+      "data: x\n\n");
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].data, "x");
 
   // A second BOM is part of the first field name, which then is unknown.
-  events = parse_all("\xEF\xBB\xBF\xEF\xBB\xBF" "data: x\n\ndata: y\n\n");
+  events = parse_all(
+      "\xEF\xBB\xBF\xEF\xBB\xBF"
+      "data: x\n\ndata: y\n\n");
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].data, "y");
 }
 
 TEST(SseParser, PartialBomBytesAreData) {
   SseParser parser;
-  auto events = parse_bytewise("\xEF\xBB" "data: x\n\ndata: y\n\n", parser);
+  auto events = parse_bytewise(
+      "\xEF\xBB"
+      "data: x\n\ndata: y\n\n",
+      parser);
   // "\xEF\xBBdata" is an unknown field name, so only the second event survives.
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].data, "y");

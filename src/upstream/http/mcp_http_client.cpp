@@ -1,10 +1,8 @@
 #include "upstream/http/mcp_http_client.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <limits>
-#include <string_view>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,7 +15,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
-#include <spdlog/spdlog.h>
+#include <cctype>
+#include <limits>
+#include <string_view>
 
 namespace bastion::upstream::http {
 
@@ -408,8 +408,7 @@ asio::awaitable<SendOutcome> McpHttpClient::do_send(json::value message, Headers
 }
 
 asio::awaitable<SendOutcome> McpHttpClient::streamable_send(const MessageInfo& info,
-                                                            std::string body,
-                                                            const Headers& extra,
+                                                            std::string body, const Headers& extra,
                                                             Clock::time_point deadline) {
   HttpRequest request;
   request.method = beast_http::verb::post;
@@ -431,7 +430,8 @@ asio::awaitable<SendOutcome> McpHttpClient::streamable_send(const MessageInfo& i
     auto text = co_await bounded_body(*response);
     if (status == 404 && !info.is_initialize && session_id()) {
       set_session(std::nullopt);  // the caller re-initializes
-      co_return make_outcome(make_error_code(McpHttpErrc::session_expired), status, std::move(text));
+      co_return make_outcome(make_error_code(McpHttpErrc::session_expired), status,
+                             std::move(text));
     }
     co_return make_outcome(make_http_status_error(status), status, std::move(text));
   }
@@ -453,15 +453,14 @@ asio::awaitable<SendOutcome> McpHttpClient::streamable_send(const MessageInfo& i
   auto text = co_await response->read_body(options_.max_message_bytes);
   if (!text) {
     co_return make_outcome(text.error() == HttpClientErrc::body_too_large
-                              ? make_error_code(McpHttpErrc::message_too_large)
-                              : text.error(),
-                          status);
+                               ? make_error_code(McpHttpErrc::message_too_large)
+                               : text.error(),
+                           status);
   }
   if (text->empty()) {
     // 202 Accepted is the reply to notifications and responses; a request needs an answer.
-    co_return make_outcome(info.is_request ? make_error_code(McpHttpErrc::no_response)
-                                          : error_code{},
-                          status);
+    co_return make_outcome(
+        info.is_request ? make_error_code(McpHttpErrc::no_response) : error_code{}, status);
   }
   if (type != "application/json") {
     co_return make_outcome(make_error_code(McpHttpErrc::unexpected_content_type), status);
@@ -469,6 +468,9 @@ asio::awaitable<SendOutcome> McpHttpClient::streamable_send(const MessageInfo& i
   std::vector<bool> answered(info.ids.size(), false);
   if (!deliver(*text, &info, &answered)) {
     co_return make_outcome(make_error_code(McpHttpErrc::invalid_message), status);
+  }
+  if (!std::all_of(answered.begin(), answered.end(), std::identity{})) {
+    co_return make_outcome(make_error_code(McpHttpErrc::no_response), status);
   }
   co_return make_outcome({}, status);
 }
@@ -480,7 +482,9 @@ asio::awaitable<SendOutcome> McpHttpClient::consume_sse(HttpResponse response,
   auto cs = co_await asio::this_coro::cancellation_state;
   SseParser parser(options_.max_message_bytes);
   std::vector<bool> answered(info.ids.size(), false);
-  auto all_answered = [&] { return std::all_of(answered.begin(), answered.end(), std::identity{}); };
+  auto all_answered = [&] {
+    return std::all_of(answered.begin(), answered.end(), std::identity{});
+  };
   std::optional<HttpResponse> current(std::move(response));
 
   for (int resumes = 0;;) {
@@ -516,14 +520,17 @@ asio::awaitable<SendOutcome> McpHttpClient::consume_sse(HttpResponse response,
     // GET + Last-Event-ID after the server's `retry`, until the response or the deadline.
     current.reset();
     while (!current) {
-      if (Clock::now() >= deadline) co_return make_outcome(make_error_code(HttpClientErrc::timeout));
-      if (++resumes > kMaxResumes) co_return make_outcome(make_error_code(McpHttpErrc::no_response));
+      if (Clock::now() >= deadline)
+        co_return make_outcome(make_error_code(HttpClientErrc::timeout));
+      if (++resumes > kMaxResumes)
+        co_return make_outcome(make_error_code(McpHttpErrc::no_response));
       const auto delay = std::min<Clock::duration>(
           parser.reconnection_time().value_or(kDefaultRetry), deadline - Clock::now());
       if (cancelled(cs) || !co_await pause(delay)) {
         co_return make_outcome(asio::error::operation_aborted);
       }
-      if (Clock::now() >= deadline) co_return make_outcome(make_error_code(HttpClientErrc::timeout));
+      if (Clock::now() >= deadline)
+        co_return make_outcome(make_error_code(HttpClientErrc::timeout));
 
       HttpRequest request;
       request.method = beast_http::verb::get;
@@ -545,7 +552,8 @@ asio::awaitable<SendOutcome> McpHttpClient::consume_sse(HttpResponse response,
       request.max_body_bytes = std::numeric_limits<std::size_t>::max();
       auto resumed = co_await pool_->request(std::move(request));
       if (!resumed) {
-        if (resumed.error() == asio::error::operation_aborted) co_return make_outcome(resumed.error());
+        if (resumed.error() == asio::error::operation_aborted)
+          co_return make_outcome(resumed.error());
         continue;  // transient failure: try again after the delay, until the deadline
       }
       const unsigned status = resumed->status();
@@ -554,10 +562,11 @@ asio::awaitable<SendOutcome> McpHttpClient::consume_sse(HttpResponse response,
         if (status == 404 && session_id()) {
           set_session(std::nullopt);
           co_return make_outcome(make_error_code(McpHttpErrc::session_expired), status,
-                                std::move(text));
+                                 std::move(text));
         }
         if (status == 405) {
-          co_return make_outcome(make_error_code(McpHttpErrc::no_response), status, std::move(text));
+          co_return make_outcome(make_error_code(McpHttpErrc::no_response), status,
+                                 std::move(text));
         }
         co_return make_outcome(make_http_status_error(status), status, std::move(text));
       }
@@ -703,8 +712,7 @@ void McpHttpClient::open_listen_stream() {
 
 asio::awaitable<void> McpHttpClient::listen_task(std::shared_ptr<McpHttpClient>) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  if (closed_ || setup_error_ || listen_started_ ||
-      transport() == Options::Transport::legacy_sse) {
+  if (closed_ || setup_error_ || listen_started_ || transport() == Options::Transport::legacy_sse) {
     co_return;
   }
   listen_started_ = true;
@@ -775,8 +783,8 @@ asio::awaitable<error_code> McpHttpClient::listen_loop() {
       }
     }
     if (received) backoff = std::chrono::duration_cast<std::chrono::milliseconds>(kDefaultRetry);
-    const auto delay = std::min(parser.reconnection_time().value_or(backoff),
-                                options_.max_reconnect_delay);
+    const auto delay =
+        std::min(parser.reconnection_time().value_or(backoff), options_.max_reconnect_delay);
     backoff = std::min(backoff * 2, options_.max_reconnect_delay);
     if (cancelled(cs) || !co_await pause(delay)) co_return asio::error::operation_aborted;
   }

@@ -8,6 +8,12 @@
 // Secrets: header values (Options::headers, extra headers) are never logged.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -20,13 +26,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/json/value.hpp>
-#include <boost/system/error_code.hpp>
 
 #include "net/client/http_client.hpp"
 #include "net/client/sse_parser.hpp"
@@ -134,8 +133,7 @@ class McpHttpClient : public std::enable_shared_from_this<McpHttpClient> {
                                                   const MessageInfo& info, const Headers& extra,
                                                   Clock::time_point deadline);
   boost::asio::awaitable<SendOutcome> legacy_send(const MessageInfo& info, std::string body,
-                                                  const Headers& extra,
-                                                  Clock::time_point deadline);
+                                                  const Headers& extra, Clock::time_point deadline);
   boost::asio::awaitable<SendOutcome> legacy_connect(Clock::time_point deadline);
   boost::asio::awaitable<void> legacy_reader(std::shared_ptr<McpHttpClient> self,
                                              net::client::HttpResponse response,

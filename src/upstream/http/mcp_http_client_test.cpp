@@ -7,18 +7,11 @@
 #include "upstream/http/mcp_http_client.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -32,6 +25,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -67,7 +65,8 @@ std::optional<NodeInstall> find_server_everything(std::string& why) {
           " (set BASTION_NPM_DIR)";
     return std::nullopt;
   }
-  for (const auto& node : {npm / "node_modules/.bin/node", std::filesystem::path("/usr/bin/node")}) {
+  for (const auto& node :
+       {npm / "node_modules/.bin/node", std::filesystem::path("/usr/bin/node")}) {
     if (::access(node.c_str(), X_OK) == 0) return NodeInstall{node.string(), script.string()};
   }
   why = "no node binary (BASTION_NPM_DIR/node_modules/.bin/node or /usr/bin/node)";
@@ -121,8 +120,8 @@ net.Server.prototype.listen = function (...args) {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int rc = posix_spawn(&pid_, install.node.c_str(), &actions, nullptr, argv.data(),
-                               envp.data());
+    const int rc =
+        posix_spawn(&pid_, install.node.c_str(), &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
       pid_ = -1;
@@ -382,8 +381,7 @@ TEST_F(EverythingStreamableTest, InitializeListCallWithProgressAndClose) {
             std::string::npos);
 
   EXPECT_FALSE(session_after_close.has_value());
-  EXPECT_TRUE(stale_session_status == 400u || stale_session_status == 404u)
-      << stale_session_status;
+  EXPECT_TRUE(stale_session_status == 400u || stale_session_status == 404u) << stale_session_status;
   // Keep-alive: the whole exchange needed only a few connections.
   EXPECT_LE(pool->stats().connections_opened, 3u);
 }
@@ -415,8 +413,8 @@ TEST_F(EverythingStreamableTest, ListenStreamDeliversServerNotifications) {
     EXPECT_FALSE(co_await client->send(notification("notifications/initialized"), kV1125));
     client->open_listen_stream();
     // (initializer lists are built outside co_await: GCC 12 miscompiles them inside)
-    const auto toggle = request(2, "tools/call",
-                                {{"name", "toggle-simulated-logging"}, {"arguments", json::object{}}});
+    const auto toggle = request(
+        2, "tools/call", {{"name", "toggle-simulated-logging"}, {"arguments", json::object{}}});
     EXPECT_FALSE(co_await client->send(toggle, kV1125));
     // One log message right away on the standalone stream, then one every 5 s.
     got_log = co_await inbox.wait_until(
@@ -646,8 +644,8 @@ TEST_F(McpHttpClientScriptedTest, SseReplyClosedEarlyIsResumedWithLastEventId) {
   ScriptedServer server(ioc, [&](const Recorded& r) -> std::string {
     if (r.method == "POST") {
       // Priming event (empty data, retry hint), one message, then the server closes the stream.
-      return sse_reply({"id: ev-1\nretry: 80\ndata: \n\n", "id: ev-2\nevent: message\ndata: " +
-                                                               progress + "\n\n"});
+      return sse_reply({"id: ev-1\nretry: 80\ndata: \n\n",
+                        "id: ev-2\nevent: message\ndata: " + progress + "\n\n"});
     }
     if (r.method == "GET" && r.headers["Last-Event-ID"] == "ev-2") {
       return sse_reply({"id: ev-3\nevent: message\ndata: " + response + "\n\n"});
@@ -684,7 +682,8 @@ TEST_F(McpHttpClientScriptedTest, JsonRepliesSessionAndProtocolHeaders) {
   ScriptedServer server(ioc, [&](const Recorded& r) -> std::string {
     if (r.method == "DELETE") return plain_reply(200, "text/plain", "");
     const auto message = json::parse(r.body);
-    if (!message.as_object().contains("id")) return "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+    if (!message.as_object().contains("id"))
+      return "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
     const auto id = message.at("id").as_int64();
     if (message.at("method") == "initialize") {
       return plain_reply(
@@ -695,7 +694,8 @@ TEST_F(McpHttpClientScriptedTest, JsonRepliesSessionAndProtocolHeaders) {
     }
     return plain_reply(200, "application/json; charset=utf-8",
                        R"([{"jsonrpc":"2.0","method":"notifications/message","params":{}},)"
-                       R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":{}}])");
+                       R"({"jsonrpc":"2.0","id":)" +
+                           std::to_string(id) + R"(,"result":{}}])");
   });
   Options options;
   options.url = server.url("/mcp");
@@ -740,14 +740,16 @@ TEST_F(McpHttpClientScriptedTest, ListenStreamReconnectsWithLastEventIdAndStopsO
     ++gets;
     inbox.push(json::object{{"test", "get"}});  // wakes the test coroutine
     if (gets == 1) {
-      return sse_reply({"retry: 30\nid: L1\ndata: "
-                        R"({"jsonrpc":"2.0","method":"notifications/message","params":{"n":1}})"
-                        "\n\n"});
+      return sse_reply(
+          {"retry: 30\nid: L1\ndata: "
+           R"({"jsonrpc":"2.0","method":"notifications/message","params":{"n":1}})"
+           "\n\n"});
     }
     if (gets == 2) {
-      return sse_reply({"id: L2\ndata: "
-                        R"({"jsonrpc":"2.0","method":"notifications/message","params":{"n":2}})"
-                        "\n\n"});
+      return sse_reply(
+          {"id: L2\ndata: "
+           R"({"jsonrpc":"2.0","method":"notifications/message","params":{"n":2}})"
+           "\n\n"});
     }
     return plain_reply(405, "text/plain", "");  // no (more) standalone stream
   });
@@ -789,8 +791,9 @@ TEST_F(McpHttpClientScriptedTest, NotFoundWithSessionMeansSessionExpired) {
       return plain_reply(200, "application/json", R"({"jsonrpc":"2.0","id":1,"result":{}})",
                          "Mcp-Session-Id: gone-soon\r\n");
     }
-    return plain_reply(404, "application/json",
-                       R"({"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null})");
+    return plain_reply(
+        404, "application/json",
+        R"({"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null})");
   });
   Options options;
   options.url = server.url("/mcp");
