@@ -175,6 +175,12 @@ Outcome schema_2020_12(CallContext&, const json::object& args) {
   return content::tool_text("JSON Schema 2020-12 tool received: " + json::serialize(args));
 }
 
+Outcome custom_header(CallContext&, const json::object& args) {
+  const auto* region = args.if_contains("region");
+  std::string text = region && region->is_string() ? std::string(region->get_string()) : "(none)";
+  return content::tool_text("region: " + text);
+}
+
 // ---- logging and progress ----
 
 Outcome tool_with_logging(CallContext& ctx, const json::object&) {
@@ -599,6 +605,13 @@ std::vector<ToolDefinition> conformance_tools() {
   tools.push_back(fixture("json_schema_2020_12_tool",
                           "Tool with JSON Schema 2020-12 features (SEP-1613, SEP-2106)",
                           schema_2020_12, Waits::no, schema_2020_12_input()));
+  // SEP-2243: an argument mirrored into the Mcp-Param-Region header, which gateways must check.
+  json::object region = schema::string("Region the request is routed to");
+  region["x-mcp-header"] = "Region";
+  json::object region_props;
+  region_props["region"] = std::move(region);
+  tools.push_back(fixture("test_custom_header", "Echoes its region, which travels in Mcp-Param-Region",
+                          custom_header, Waits::no, schema::object(std::move(region_props), {"region"})));
   tools.push_back(fixture("test_missing_capability",
                           "Needs the client's sampling capability (-32021 when undeclared)",
                           missing_capability, Waits::yes));

@@ -117,4 +117,47 @@ HeaderCheck check_method_headers(const Message& request, std::optional<std::stri
   return {};
 }
 
+HeaderCheck check_param_headers(const json::object& input_schema, const json::object* arguments,
+                                const ParamHeaders& headers) {
+  const auto* props = input_schema.if_contains("properties");
+  if (!props || !props->is_object()) return {};
+  for (const auto& [prop, schema] : props->get_object()) {
+    const auto* s = schema.if_object();
+    const auto* mark = s ? s->if_contains("x-mcp-header") : nullptr;
+    if (!mark || !mark->is_string() || mark->get_string().empty()) continue;
+    std::string wanted(mark->get_string());
+    std::transform(wanted.begin(), wanted.end(), wanted.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const json::value* value = arguments ? arguments->if_contains(prop) : nullptr;
+    const std::string* raw = nullptr;
+    for (const auto& [name, v] : headers) {
+      if (name == wanted) raw = &v;
+    }
+    const std::string header_name = "Mcp-Param-" + std::string(mark->get_string());
+    if (raw) {
+      auto decoded = decode_header_value(*raw);
+      if (!decoded) return {false, "Header mismatch: " + header_name + " is not valid Base64"};
+      if (!value || value->is_null()) continue;  // header without a value: nothing to compare
+      bool same = false;
+      if (value->is_string()) {
+        same = *decoded == value->get_string();
+      } else if (value->is_bool()) {
+        same = *decoded == (value->get_bool() ? "true" : "false");
+      } else if (value->is_number()) {
+        boost::system::error_code ec;
+        auto parsed = json::parse(*decoded, ec);
+        same = !ec && parsed.is_number() && parsed.to_number<double>() == value->to_number<double>();
+      }
+      if (!same) {
+        return {false, "Header mismatch: " + header_name + " value '" + *decoded +
+                           "' does not match argument '" + std::string(prop) + "'"};
+      }
+    } else if (value && !value->is_null()) {
+      return {false, "Header mismatch: " + header_name + " header is required for argument '" +
+                         std::string(prop) + "'"};
+    }
+  }
+  return {};
+}
+
 }  // namespace bastion::mcp

@@ -28,4 +28,14 @@ struct HeaderCheck {
 HeaderCheck check_method_headers(const Message& request, std::optional<std::string_view> method_header,
                                  std::optional<std::string_view> name_header);
 
+// Request headers named Mcp-Param-<Name> (lower-cased <Name> -> raw value).
+using ParamHeaders = std::vector<std::pair<std::string, std::string>>;
+
+// SEP-2243: every tool argument whose schema property carries "x-mcp-header": "<Name>" and has a
+// non-null value in the body must arrive as a matching Mcp-Param-<Name> header (decoded; strings
+// as-is, integers numerically, booleans as true/false). Headers naming no such property are not
+// checked here (intermediaries forward them).
+HeaderCheck check_param_headers(const json::object& input_schema, const json::object* arguments,
+                                const ParamHeaders& headers);
+
 }  // namespace bastion::mcp

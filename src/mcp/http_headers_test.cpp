@@ -38,3 +38,22 @@ TEST(HttpHeaders, MethodAndNameChecks) {
   EXPECT_TRUE(check_method_headers(list.body->messages[0], "tools/list", std::nullopt).ok);
   EXPECT_FALSE(check_method_headers(list.body->messages[0], "prompts/list", std::nullopt).ok);
 }
+
+TEST(HttpHeaders, ParamHeadersFollowTheToolSchema) {
+  auto schema = boost::json::parse(R"({"type":"object","properties":{
+      "region":{"type":"string","x-mcp-header":"Region"},
+      "count":{"type":"integer","x-mcp-header":"Count"},
+      "query":{"type":"string"}}})").as_object();
+  auto args = boost::json::parse(R"({"region":"Hello","count":42,"query":"q"})").as_object();
+  EXPECT_TRUE(check_param_headers(schema, &args, {{"region", "Hello"}, {"count", "42"}}).ok);
+  EXPECT_TRUE(check_param_headers(schema, &args, {{"region", "=?base64?SGVsbG8=?="}, {"count", "42.0"}}).ok);
+  EXPECT_FALSE(check_param_headers(schema, &args, {{"count", "42"}}).ok) << "missing header";
+  EXPECT_FALSE(check_param_headers(schema, &args, {{"region", "=?base64?SGVsbG8?="}, {"count", "42"}}).ok);
+  EXPECT_FALSE(check_param_headers(schema, &args, {{"region", "=?base64?SGVs!!!bG8=?="}, {"count", "42"}}).ok);
+  EXPECT_FALSE(check_param_headers(schema, &args, {{"region", "Bye"}, {"count", "42"}}).ok);
+  EXPECT_FALSE(check_param_headers(schema, &args, {{"region", "Hello"}, {"count", "41"}}).ok);
+  auto literal = boost::json::parse(R"({"region":"SGVsbG8=","count":1})").as_object();
+  EXPECT_TRUE(check_param_headers(schema, &literal, {{"region", "SGVsbG8="}, {"count", "1"}}).ok);
+  auto absent = boost::json::parse(R"({"region":null})").as_object();
+  EXPECT_TRUE(check_param_headers(schema, &absent, {}).ok) << "null or absent values need no header";
+}

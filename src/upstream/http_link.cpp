@@ -42,7 +42,7 @@ asio::awaitable<void> HttpLink::close() {
   co_await client_->close();
 }
 
-bool HttpLink::transmit(const json::object& message) {
+bool HttpLink::transmit(const json::object& message, const ForwardHeaders& forward) {
   if (!up()) return false;
   // Headers the transport needs: the negotiated version for 2025-era sessions, or the 2026-07-28
   // request metadata headers for stateless requests.
@@ -59,6 +59,7 @@ bool HttpLink::transmit(const json::object& message) {
       headers.emplace_back("MCP-Protocol-Version", std::string(v->get_string()));
     }
   }
+  for (const auto& h : forward) headers.push_back(h);
   const bool is_request = method && message.contains("id");
   json::value id = is_request ? message.at("id") : json::value(nullptr);
   const bool is_initialized = method && method->is_string() && method->get_string() == "notifications/initialized";

@@ -84,7 +84,8 @@ void Link::set_discover_result(json::object result) {
   discover_ = std::move(result);
 }
 
-std::shared_ptr<Call> Link::start_call(json::object request, const void* owner) {
+std::shared_ptr<Call> Link::start_call(json::object request, const void* owner,
+                                       const ForwardHeaders& headers) {
   if (!up_) return nullptr;
   auto call = std::make_shared<Call>(ex_);
   call->owner = owner;
@@ -107,7 +108,7 @@ std::shared_ptr<Call> Link::start_call(json::object request, const void* owner) 
     }
   }
   request["id"] = call->upstream_id;
-  if (!transmit(request)) {
+  if (!transmit(request, headers)) {
     finish_call(call);
     return nullptr;
   }

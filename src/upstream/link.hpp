@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bastion::upstream {
 
@@ -34,6 +35,9 @@ struct Call {
   std::string method;
 };
 
+// Extra HTTP headers forwarded with one message (HTTP links only), e.g. unknown Mcp-Param-*.
+using ForwardHeaders = std::vector<std::pair<std::string, std::string>>;
+
 // How a Link reports messages that belong to no call in flight (or must reach every client).
 struct LinkEvents {
   std::function<void(json::object notification)> on_notification;
@@ -50,7 +54,8 @@ class Link : public std::enable_shared_from_this<Link> {
 
   void set_events(LinkEvents events);
   // Sends a request upstream under a fresh id. Returns nullptr when the link is down.
-  std::shared_ptr<Call> start_call(json::object request, const void* owner);
+  std::shared_ptr<Call> start_call(json::object request, const void* owner,
+                                   const ForwardHeaders& headers = {});
   // The caller is done with a call (response received, timed out or abandoned).
   void finish_call(const std::shared_ptr<Call>& call);
   // Abandons a call and tells the upstream with notifications/cancelled.
@@ -70,7 +75,7 @@ class Link : public std::enable_shared_from_this<Link> {
   boost::asio::any_io_executor executor() const { return ex_; }
 
  protected:
-  virtual bool transmit(const json::object& message) = 0;
+  virtual bool transmit(const json::object& message, const ForwardHeaders& headers = {}) = 0;
   // Transport entry point for every message received from the upstream.
   void deliver(json::object message);
   // The transport died: fail every call in flight with a JSON-RPC error and report closure.

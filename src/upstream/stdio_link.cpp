@@ -56,6 +56,8 @@ boost::asio::awaitable<void> StdioLink::stop() {
 
 pid_t StdioLink::pid() const { return process_->pid(); }
 
-bool StdioLink::transmit(const json::object& message) { return process_->send(json::serialize(message)); }
+bool StdioLink::transmit(const json::object& message, const ForwardHeaders&) {
+  return process_->send(json::serialize(message));
+}
 
 }  // namespace bastion::upstream

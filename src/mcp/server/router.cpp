@@ -222,7 +222,7 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
                           "upstream '" + up.name() + "' is unavailable");
   }
   if (!link->discover_result()) strip_stateless_meta(request.body);
-  auto call = link->start_call(std::move(request.body), session.get());
+  auto call = link->start_call(std::move(request.body), session.get(), session->forward_headers);
   if (!call) {
     record.status = "unavailable";
     co_return error_reply(client_id, code::upstream_unavailable,
@@ -414,6 +414,39 @@ asio::awaitable<json::object> Router::federated_route(const std::shared_ptr<Clie
     co_return co_await forward(session, *upstreams_.at(upstream_name), std::move(request), stream, record);
   }
   co_return error_reply(id, code::method_not_found, "method not found: " + method);
+}
+
+asio::awaitable<std::optional<json::object>> Router::tool_schema(const std::string& route,
+                                                               const std::string& exposed) {
+  std::string upstream_name = route;
+  std::string name = exposed;
+  if (route.empty()) {
+    auto target = federation_.resolve(exposed, true);
+    if (!target) co_return std::nullopt;
+    upstream_name = target->upstream;
+    name = target->name;
+  } else {
+    auto& up = *upstreams_.at(route);
+    Federation passthrough(core::FederationConfig{config_.federation.separator, core::FederationConfig::Prefix::never},
+                           {up.config()});
+    auto target = passthrough.resolve(exposed, true);
+    if (!target) co_return std::nullopt;
+    name = target->name;
+  }
+  auto it = upstreams_.find(upstream_name);
+  if (it == upstreams_.end() || it->second->per_client()) co_return std::nullopt;
+  auto tools = co_await it->second->catalog("tools");
+  if (!tools) co_return std::nullopt;
+  for (const auto& t : *tools) {
+    const auto* obj = t.if_object();
+    if (!obj) continue;
+    const auto* n = obj->if_contains("name");
+    const auto* schema = obj->if_contains("inputSchema");
+    if (n && n->is_string() && n->get_string() == name && schema && schema->is_object()) {
+      co_return schema->get_object();
+    }
+  }
+  co_return std::nullopt;
 }
 
 asio::awaitable<json::object> Router::discover(const std::string& route) {

@@ -56,6 +56,9 @@ class Router {
 
   bool has_upstream(const std::string& name) const { return upstreams_.count(name) > 0; }
   const std::map<std::string, std::shared_ptr<upstream::Upstream>>& upstreams() const { return upstreams_; }
+  // The input schema of a tool as the client names it on `route`, from the cached catalog.
+  boost::asio::awaitable<std::optional<json::object>> tool_schema(const std::string& route,
+                                                                  const std::string& exposed);
   // server/discover result for a route ("" = federated).
   boost::asio::awaitable<json::object> discover(const std::string& route);
 

@@ -35,6 +35,8 @@ class ClientSession : public upstream::NotificationSink,
   json::object client_info;
   std::optional<json::object> initialize_params;  // replayed if a dedicated upstream restarts
   std::atomic<bool> initialized{false};
+  // Request headers passed on to HTTP upstreams (2026-07-28 Mcp-Param-*), per stateless request.
+  upstream::ForwardHeaders forward_headers;
 
   // Dedicated per-client links, by upstream.
   std::shared_ptr<upstream::Link> dedicated(const std::string& upstream) const;

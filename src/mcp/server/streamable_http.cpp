@@ -427,6 +427,34 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& req
     co_await fail(http::status::bad_request, code::header_mismatch, check.message);
     co_return;
   }
+  // Mcp-Param-* headers: checked against the tool's schema (SEP-2243), then forwarded upstream.
+  ParamHeaders params;
+  upstream::ForwardHeaders forward;
+  for (const auto& field : request) {
+    std::string_view name(field.name_string().data(), field.name_string().size());
+    if (name.size() > 10 && boost::beast::iequals(name.substr(0, 10), "Mcp-Param-")) {
+      std::string suffix(name.substr(10));
+      std::transform(suffix.begin(), suffix.end(), suffix.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::string value(field.value().data(), field.value().size());
+      params.emplace_back(suffix, value);
+      forward.emplace_back(std::string(name), value);
+    }
+  }
+  if (message.method() == "tools/call") {
+    auto target = target_name(message);
+    if (target) {
+      if (auto schema = co_await router_->tool_schema(route, std::string(*target))) {
+        const json::object* arguments = nullptr;
+        if (auto* a = message.params()->if_contains("arguments")) arguments = a->if_object();
+        auto param_check = check_param_headers(*schema, arguments, params);
+        if (!param_check.ok) {
+          co_await fail(http::status::bad_request, code::header_mismatch, param_check.message);
+          co_return;
+        }
+      }
+    }
+  }
   if (is_removed_in_2026(message.method())) {
     co_await fail(http::status::not_found, code::method_not_found,
                   "Method not found: " + std::string(message.method()) + " does not exist in 2026-07-28");
@@ -437,6 +465,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& req
     co_return;
   }
   auto session = std::make_shared<ClientSession>("", route, 1 << 16);
+  session->forward_headers = std::move(forward);
   session->protocol_version = std::string(stateless_version);
   session->client_capabilities = meta_caps->get_object();
   if (auto* info = meta->if_contains(meta::client_info); info && info->is_object()) {
