@@ -178,6 +178,7 @@ void Session::cancel_request(const json::value& id) {
     }
     control = it->second;
   }
+  diag(DiagLevel::info, "request " + jsonrpc::id_key(id) + " cancelled by the client");
   control->cancel();
 }
 

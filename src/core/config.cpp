@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -118,11 +118,36 @@ class Reader {
   ConfigErrors& errors_;
 };
 
+// HOST:PORT where HOST is a name, an IPv4 address or a bracketed IPv6 address.
 bool valid_address(const std::string& address) {
-  static const std::regex pattern(R"(^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-]+):([0-9]{1,5})$)");
-  std::smatch m;
-  if (!std::regex_match(address, m, pattern)) return false;
-  return std::stoi(m[2].str()) <= 65535;
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string_view host(address.data(), colon);
+  std::string_view port(address.data() + colon + 1, address.size() - colon - 1);
+  if (port.empty() || port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  if (std::stoi(std::string(port)) > 65535) return false;
+  auto allowed = [](std::string_view text, std::string_view extra) {
+    for (char c : text) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && extra.find(c) == std::string_view::npos) return false;
+    }
+    return !text.empty();
+  };
+  if (host.front() == '[') {
+    return host.size() > 2 && host.back() == ']' && allowed(host.substr(1, host.size() - 2), ":.");
+  }
+  return allowed(host, ".-");
+}
+
+// Upstream names: letters, digits, '_', '.', '-'; starting with a letter or digit; up to 64.
+bool valid_upstream_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
 }
 
 void read_listener(Reader& r, const YAML::Node& node, const std::string& path, ListenerConfig& out,
@@ -262,10 +287,9 @@ void read_root(Reader& r, const YAML::Node& root, Config& c) {
     if (!ups.IsMap()) {
       r.error(ups, "upstreams: expected a mapping of name to upstream");
     } else {
-      static const std::regex name_pattern("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$");
       for (const auto& kv : ups) {
         auto name = kv.first.Scalar();
-        if (!std::regex_match(name, name_pattern)) {
+        if (!valid_upstream_name(name)) {
           r.error(kv.first, "upstreams." + name + ": names use letters, digits, '_', '.', '-' (max 64)");
         }
         UpstreamConfig up;
