@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "app/privileges.hpp"
@@ -62,12 +63,27 @@ std::string path_of(const net::Request& req) {
   return std::string(target.substr(0, q));
 }
 
-struct Runtime {
+// What a configuration reload replaces as a whole; requests hold the one they started with.
+struct Generation {
   core::Config config;
   std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams;
   std::shared_ptr<mcp::Router> router;
-  std::shared_ptr<mcp::StreamableHttpEndpoint> endpoint;
   guard::GuardChain guards;
+};
+
+struct Runtime {
+  std::shared_ptr<const Generation> snapshot() const {
+    std::lock_guard lock(mutex);
+    return current;
+  }
+  void install(std::shared_ptr<const Generation> next) {
+    std::lock_guard lock(mutex);
+    current = std::move(next);
+  }
+
+  mutable std::mutex mutex;
+  std::shared_ptr<const Generation> current;
+  std::shared_ptr<mcp::StreamableHttpEndpoint> endpoint;
   guard::RejectionCounters rejections;
   std::shared_ptr<LogRecordSink> records = std::make_shared<LogRecordSink>();
   std::shared_ptr<net::HttpServer> public_server, admin_server;
@@ -76,7 +92,8 @@ struct Runtime {
 
 asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::ResponseWriter& writer,
                                      const net::ConnectionInfo& conn) {
-  if (auto rejection = rt.guards.run(guard::RequestContext{req, conn})) {
+  const auto gen = rt.snapshot();
+  if (auto rejection = gen->guards.run(guard::RequestContext{req, conn})) {
     co_await writer.send(guard::reject(*rejection, rt.rejections, req.version()));
     co_return;
   }
@@ -91,7 +108,7 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
   }
   if (path.rfind("/mcp/", 0) == 0) {
     auto name = path.substr(5);
-    if (rt.router->has_upstream(name)) {
+    if (gen->router->has_upstream(name)) {
       co_await rt.endpoint->handle(req, writer, name);
       co_return;
     }
@@ -102,7 +119,8 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
 json::object health_document(Runtime& rt) {
   json::object checks;
   bool any_up = false, all_up = true;
-  for (auto& [name, up] : rt.upstreams) {
+  const auto gen = rt.snapshot();
+  for (auto& [name, up] : gen->upstreams) {
     auto s = up->status();
     any_up = any_up || s.up;
     all_up = all_up && s.up;
@@ -121,6 +139,7 @@ json::object health_document(Runtime& rt) {
 
 std::string metrics_text(Runtime& rt) {
   std::string out;
+  const auto gen = rt.snapshot();
   auto& c = rt.endpoint->counters();
   out += "# HELP bastion_mcp_http_requests_total MCP endpoint requests.\n# TYPE bastion_mcp_http_requests_total counter\n";
   out += "bastion_mcp_http_requests_total " + std::to_string(c.requests.load()) + "\n";
@@ -129,11 +148,11 @@ std::string metrics_text(Runtime& rt) {
   out += "# HELP bastion_interactions_total Interaction records emitted.\n# TYPE bastion_interactions_total counter\n";
   out += "bastion_interactions_total " + std::to_string(rt.records->count.load()) + "\n";
   out += "# HELP bastion_upstream_up Whether an upstream has a ready replica.\n# TYPE bastion_upstream_up gauge\n";
-  for (auto& [name, up] : rt.upstreams) {
+  for (auto& [name, up] : gen->upstreams) {
     out += "bastion_upstream_up{upstream=\"" + name + "\"} " + (up->status().up ? "1" : "0") + "\n";
   }
   out += "# HELP bastion_upstream_restarts_total Upstream replica restarts.\n# TYPE bastion_upstream_restarts_total counter\n";
-  for (auto& [name, up] : rt.upstreams) {
+  for (auto& [name, up] : gen->upstreams) {
     out += "bastion_upstream_restarts_total{upstream=\"" + name + "\",reason=\"exit\"} " +
            std::to_string(up->status().restarts) + "\n";
   }
@@ -154,7 +173,7 @@ asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::Respons
   } else if (path == "/readyz") {
     bool ready = rt.ready.load();
     bool any = false;
-    for (auto& [n, up] : rt.upstreams) any = any || up->status().up;
+    for (auto& [n, up] : rt.snapshot()->upstreams) any = any || up->status().up;
     co_await writer.send(readiness_reply(ready && any));
   } else if (path == "/metrics") {
     net::Response res{http::status::ok, req.version()};
@@ -188,19 +207,78 @@ std::string ready_document(const boost::asio::ip::tcp::endpoint& pub,
   return json::serialize(doc);
 }
 
+// SIGHUP: re-read the file; on any error keep running as before. Upstreams whose settings did
+// not change keep their processes and sessions; new ones start before the switch, removed or
+// changed ones stop after it. Client connections are never dropped.
+asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string path) {
+  auto loaded = core::load_config_file(path);
+  if (!loaded.config) {
+    for (auto& m : loaded.errors.messages) spdlog::error("reload refused, keeping the running configuration: {}", m);
+    co_return;
+  }
+  auto next = std::make_shared<Generation>();
+  next->config = std::move(*loaded.config);
+  const auto old = rt.snapshot();
+  const auto& c = next->config;
+  if (c.listen.public_listener.address != old->config.listen.public_listener.address ||
+      (c.listen.admin ? c.listen.admin->address : "") != (old->config.listen.admin ? old->config.listen.admin->address : "") ||
+      c.run_as != old->config.run_as || c.data_dir != old->config.data_dir) {
+    spdlog::warn("reload: listener addresses, run_as and data_dir only change on restart");
+  }
+  std::vector<std::shared_ptr<upstream::Upstream>> started, stopped;
+  std::vector<std::string> added, kept, changed, removed;
+  for (const auto& u : c.upstreams) {
+    auto it = old->upstreams.find(u.name);
+    if (it != old->upstreams.end() && it->second->config() == u) {
+      next->upstreams[u.name] = it->second;
+      kept.push_back(u.name);
+    } else {
+      auto up = std::make_shared<upstream::Upstream>(ex, u);
+      next->upstreams[u.name] = up;
+      started.push_back(up);
+      (it == old->upstreams.end() ? added : changed).push_back(u.name);
+    }
+  }
+  for (const auto& [name, up] : old->upstreams) {
+    auto it = next->upstreams.find(name);
+    if (it == next->upstreams.end() || it->second != up) {
+      stopped.push_back(up);
+      if (it == next->upstreams.end()) removed.push_back(name);
+    }
+  }
+  for (auto& up : started) co_await up->start();
+  next->router = std::make_shared<mcp::Router>(c, next->upstreams, rt.records);
+  next->guards = guard::GuardChain::standard(c);
+  rt.install(next);
+  rt.endpoint->replace_router(next->router);
+  spdlog::set_level(spdlog::level::from_str(c.log.level));
+  for (auto& up : stopped) co_await up->stop();
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& n : v) out += (out.empty() ? "" : ",") + n;
+    return out.empty() ? std::string("-") : out;
+  };
+  spdlog::info("configuration reloaded: upstreams added {} changed {} removed {} kept {}", join(added),
+               join(changed), join(removed), join(kept));
+}
+
 }  // namespace
 
 int serve(core::Config config, const ServeOptions& options) {
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   asio::io_context ioc(static_cast<int>(threads));
   Runtime rt;
-  rt.config = config;
-  for (const auto& u : config.upstreams) {
-    rt.upstreams[u.name] = std::make_shared<upstream::Upstream>(ioc.get_executor(), u);
+  {
+    auto gen = std::make_shared<Generation>();
+    gen->config = config;
+    for (const auto& u : config.upstreams) {
+      gen->upstreams[u.name] = std::make_shared<upstream::Upstream>(ioc.get_executor(), u);
+    }
+    gen->router = std::make_shared<mcp::Router>(config, gen->upstreams, rt.records);
+    gen->guards = guard::GuardChain::standard(config);
+    rt.endpoint = std::make_shared<mcp::StreamableHttpEndpoint>(config, gen->router);
+    rt.install(gen);
   }
-  rt.router = std::make_shared<mcp::Router>(config, rt.upstreams, rt.records);
-  rt.endpoint = std::make_shared<mcp::StreamableHttpEndpoint>(config, rt.router);
-  rt.guards = guard::GuardChain::standard(config);
 
   rt.public_server = std::make_shared<net::HttpServer>(
       ioc, "public", limits_from(config),
@@ -253,7 +331,7 @@ int serve(core::Config config, const ServeOptions& options) {
     co_await rt.public_server->shutdown(config.shutdown_grace);
     if (rt.admin_server) co_await rt.admin_server->shutdown(std::chrono::milliseconds(500));
     co_await rt.endpoint->close_all_sessions();
-    for (auto& [n, up] : rt.upstreams) co_await up->stop();
+    for (auto& [n, up] : rt.snapshot()->upstreams) co_await up->stop();
     ioc.stop();
   };
   wait_signal = [&] {
@@ -261,13 +339,9 @@ int serve(core::Config config, const ServeOptions& options) {
       if (ec) return;
       if (sig == SIGHUP) {
         if (options.config_path) {
-          auto reloaded = core::load_config_file(*options.config_path);
-          if (!reloaded.config) {
-            for (auto& m : reloaded.errors.messages) spdlog::error("reload refused: {}", m);
-          } else {
-            spdlog::set_level(spdlog::level::from_str(reloaded.config->log.level));
-            spdlog::info("configuration re-read; log level applied (other changes need a restart)");
-          }
+          asio::co_spawn(ioc, reload(rt, ioc.get_executor(), *options.config_path), asio::detached);
+        } else {
+          spdlog::warn("SIGHUP ignored: the embedded configuration has no file to re-read");
         }
         wait_signal();
         return;
@@ -280,7 +354,7 @@ int serve(core::Config config, const ServeOptions& options) {
   asio::co_spawn(
       ioc,
       [&]() -> asio::awaitable<void> {
-        for (auto& [name, up] : rt.upstreams) co_await up->start();
+        for (auto& [name, up] : rt.snapshot()->upstreams) co_await up->start();
         rt.public_server->start();
         if (rt.admin_server) rt.admin_server->start();
         rt.ready = true;

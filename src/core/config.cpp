@@ -335,6 +335,14 @@ LoadResult load_from_node_text(const std::string& text, const std::string& sourc
 
 }  // namespace
 
+bool UpstreamConfig::operator==(const UpstreamConfig& o) const {
+  // source_line is where it was written, not what it is.
+  return name == o.name && command == o.command && args == o.args && env == o.env &&
+         replicas == o.replicas && sessions == o.sessions && url == o.url &&
+         headers_file == o.headers_file && ca_file == o.ca_file && timeout == o.timeout &&
+         start_timeout == o.start_timeout && tools == o.tools;
+}
+
 const UpstreamConfig* Config::find_upstream(std::string_view name) const {
   for (const auto& u : upstreams) {
     if (u.name == name) return &u;

@@ -53,6 +53,7 @@ struct ToolFilterConfig {
   std::vector<std::string> include;         // empty = all
   std::vector<std::string> exclude;
   std::map<std::string, std::string> rename;  // upstream name -> exposed name
+  bool operator==(const ToolFilterConfig&) const = default;
 };
 
 struct UpstreamConfig {
@@ -73,6 +74,7 @@ struct UpstreamConfig {
   milliseconds start_timeout{10'000};
   ToolFilterConfig tools;
   bool is_stdio() const { return !command.empty(); }
+  bool operator==(const UpstreamConfig& other) const;
 };
 
 struct LogConfig {

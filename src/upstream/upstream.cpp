@@ -148,6 +148,7 @@ asio::awaitable<void> Upstream::start() {
 }
 
 asio::awaitable<void> Upstream::run_replica(std::size_t slot) {
+  auto keep_alive = shared_from_this();  // the supervision loop keeps its upstream alive
   stdio::RestartBackoff backoff(stdio::RestartPolicy{});
   auto exit_signal = replica_exit_[slot];
   for (;;) {

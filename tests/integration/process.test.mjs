@@ -153,3 +153,36 @@ test('--mcp-config imports Claude-Desktop style servers', async () => {
   proc.kill('SIGTERM');
   await exited;
 });
+
+test('SIGHUP reloads upstreams without dropping sessions; a bad file keeps the old config', async () => {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const bastion = await startBastion({ upstreams: { demo: demoAgent() } });
+  try {
+    // run_as must be able to re-read its configuration after dropping root.
+    chmodSync(bastion.dir, 0o755);
+    chmodSync(bastion.configPath, 0o644);
+    const client = new Client({ name: 'reload', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${bastion.base}/mcp/demo`)));
+    const config = JSON.parse(readFileSync(bastion.configPath, 'utf8'));
+    config.upstreams.extra = { command: process.env.BASTION_DEMO_AGENT };
+    writeFileSync(bastion.configPath, JSON.stringify(config));
+    bastion.proc.kill('SIGHUP');
+    for (let i = 0; i < 200 && !bastion.logs().includes('configuration reloaded'); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.match(bastion.logs(), /upstreams added extra changed - removed - kept demo/);
+    const viaNew = await post(`${bastion.base}/mcp/extra`, stateless('tools/call', { name: 'echo', arguments: { message: 'new' } }, 1),
+      statelessHeaders('tools/call', 'echo'));
+    assert.equal(viaNew.json.result.content[0].text, 'new');
+    const kept = await client.callTool({ name: 'echo', arguments: { message: 'same session' } });
+    assert.equal(kept.content[0].text, 'same session');
+    writeFileSync(bastion.configPath, 'upstreams: [not, a, mapping]\n');
+    bastion.proc.kill('SIGHUP');
+    for (let i = 0; i < 200 && !bastion.logs().includes('reload refused'); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.match(bastion.logs(), /reload refused/);
+    const still = await client.callTool({ name: 'echo', arguments: { message: 'still' } });
+    assert.equal(still.content[0].text, 'still');
+    await client.close();
+  } finally {
+    await bastion.stop();
+  }
+});

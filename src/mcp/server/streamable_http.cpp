@@ -113,10 +113,26 @@ class ListenSink final : public upstream::NotificationSink {
   std::shared_ptr<EventStream> stream_;
 };
 
+// The frame owns the router, so a configuration reload cannot pull it from under the call.
+asio::awaitable<void> run_detached(std::shared_ptr<Router> router, std::shared_ptr<ClientSession> session,
+                                   Message request, std::shared_ptr<EventStream> stream) {
+  co_await router->run_request(std::move(session), std::move(request), std::move(stream));
+}
+
 }  // namespace
 
 StreamableHttpEndpoint::StreamableHttpEndpoint(const core::Config& config, std::shared_ptr<Router> router)
     : config_(config), router_(std::move(router)) {}
+
+std::shared_ptr<Router> StreamableHttpEndpoint::current_router() const {
+  std::lock_guard lock(mutex_);
+  return router_;
+}
+
+void StreamableHttpEndpoint::replace_router(std::shared_ptr<Router> router) {
+  std::lock_guard lock(mutex_);
+  router_ = std::move(router);
+}
 
 std::size_t StreamableHttpEndpoint::session_count() const {
   std::lock_guard lock(mutex_);
@@ -239,6 +255,8 @@ asio::awaitable<void> StreamableHttpEndpoint::reply_from_stream(net::Request& re
 
 asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request, net::ResponseWriter& writer,
                                                           const std::string& route) {
+  // One router for the whole request, even if a reload swaps it meanwhile.
+  const auto router = current_router();
   auto content_type = header(request, "Content-Type");
   if (!content_type || content_type->find("application/json") == std::string_view::npos) {
     ++counters_.rejected;
@@ -291,7 +309,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
       co_return;
     }
     auto session = std::make_shared<ClientSession>(ids_.mint(), route, config_.limits.sse_replay_events);
-    auto response = co_await router_->initialize(session, std::move(body.messages.front()));
+    auto response = co_await router->initialize(session, std::move(body.messages.front()));
     auto res = json_response(http::status::ok, response);
     if (response.contains("result")) {
       {
@@ -301,7 +319,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
       ++counters_.sessions_created;
       res.set("Mcp-Session-Id", session->id());
     } else {
-      co_await router_->close_session(session);
+      co_await router->close_session(session);
     }
     co_await writer.send(std::move(res));
     co_return;
@@ -337,8 +355,8 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
   std::vector<Message> requests;
   for (auto& m : body.messages) {
     if (m.kind == MessageKind::request) requests.push_back(std::move(m));
-    else if (m.kind == MessageKind::notification) router_->handle_notification(session, m);
-    else router_->handle_response(session, m);
+    else if (m.kind == MessageKind::notification) router->handle_notification(session, m);
+    else router->handle_response(session, m);
   }
   if (requests.empty()) {
     co_await reply_empty(writer, http::status::accepted);
@@ -349,14 +367,14 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
     // The call belongs to the session, not to this connection: a client that drops the
     // connection can resume the stream with Last-Event-ID (2025 disconnects are not cancels).
     asio::co_spawn(co_await asio::this_coro::executor,
-                   router_->run_request(session, std::move(requests.front()), stream), asio::detached);
+                   run_detached(router, session, std::move(requests.front()), stream), asio::detached);
     co_await reply_from_stream(request, writer, session, stream, 0, true);
     co_return;
   }
   json::array responses;  // 2025-03-26 batch: answered as one JSON array
   for (auto& r : requests) {
     auto stream = std::make_shared<EventStream>(0, 1 << 16);
-    co_await router_->run_request(session, std::move(r), stream);
+    co_await router->run_request(session, std::move(r), stream);
     bool gap = false;
     auto events = stream->since(0, gap);
     for (auto& e : events) {
@@ -372,6 +390,8 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
 asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& request,
                                                                net::ResponseWriter& writer,
                                                                const std::string& route, Message message) {
+  // One router for the whole request, even if a reload swaps it meanwhile.
+  const auto router = current_router();
   const json::value id = message.id() ? *message.id() : json::value(nullptr);
   auto fail = [&](http::status status, int c, std::string_view text,
                   const json::value* data = nullptr) -> asio::awaitable<void> {
@@ -444,7 +464,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& req
   if (message.method() == "tools/call") {
     auto target = target_name(message);
     if (target) {
-      if (auto schema = co_await router_->tool_schema(route, std::string(*target))) {
+      if (auto schema = co_await router->tool_schema(route, std::string(*target))) {
         const json::object* arguments = nullptr;
         if (auto* a = message.params()->if_contains("arguments")) arguments = a->if_object();
         auto param_check = check_param_headers(*schema, arguments, params);
@@ -479,13 +499,15 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& req
   auto stream = std::make_shared<EventStream>(1, 1 << 16);
   // Tied together: if the client closes the stream, the handler is cancelled and with it the
   // upstream call (2026 semantics: closing is cancelling).
-  co_await (router_->run_request(session, std::move(message), stream) &&
+  co_await (router->run_request(session, std::move(message), stream) &&
             reply_from_stream(request, writer, session, stream, 0, true));
 }
 
 asio::awaitable<void> StreamableHttpEndpoint::subscriptions_listen(net::Request& request,
                                                                    net::ResponseWriter& writer,
                                                                    const std::string& route, Message message) {
+  // One router for the whole request, even if a reload swaps it meanwhile.
+  const auto router = current_router();
   const json::value id = *message.id();
   const auto* params = message.params();
   const auto* filter = params ? params->if_contains("notifications") : nullptr;
@@ -515,7 +537,7 @@ asio::awaitable<void> StreamableHttpEndpoint::subscriptions_listen(net::Request&
                    {"params", json::object{{"notifications", honoured}}}};
   sink->tag(ack);
   stream->append(json::serialize(ack));
-  for (const auto& [name, up] : router_->upstreams()) {
+  for (const auto& [name, up] : router->upstreams()) {
     if (route.empty() || route == name) up->add_sink(sink);
   }
   co_await reply_from_stream(request, writer, session, stream, 0, false);
@@ -563,6 +585,8 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_get(net::Request& request, 
 
 asio::awaitable<void> StreamableHttpEndpoint::handle_delete(net::Request& request, net::ResponseWriter& writer,
                                                             const std::string& route) {
+  // One router for the whole request, even if a reload swaps it meanwhile.
+  const auto router = current_router();
   auto session_header = header(request, "Mcp-Session-Id");
   if (!session_header) {
     auto res = json_response(http::status::method_not_allowed,
@@ -581,11 +605,13 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_delete(net::Request& reques
     sessions_.erase(session->id());
   }
   ++counters_.sessions_deleted;
-  co_await router_->close_session(session);
+  co_await router->close_session(session);
   co_await reply_empty(writer, http::status::ok);
 }
 
 asio::awaitable<void> StreamableHttpEndpoint::expire_idle_sessions() {
+  // One router for the whole request, even if a reload swaps it meanwhile.
+  const auto router = current_router();
   std::vector<std::shared_ptr<ClientSession>> expired;
   auto cutoff = std::chrono::steady_clock::now() - config_.limits.session_idle_timeout;
   {
@@ -601,17 +627,19 @@ asio::awaitable<void> StreamableHttpEndpoint::expire_idle_sessions() {
   }
   for (auto& s : expired) {
     ++counters_.sessions_expired;
-    co_await router_->close_session(s);
+    co_await router->close_session(s);
   }
 }
 
 asio::awaitable<void> StreamableHttpEndpoint::close_all_sessions() {
+  // One router for the whole request, even if a reload swaps it meanwhile.
+  const auto router = current_router();
   std::unordered_map<std::string, std::shared_ptr<ClientSession>> all;
   {
     std::lock_guard lock(mutex_);
     all.swap(sessions_);
   }
-  for (auto& [id, s] : all) co_await router_->close_session(s);
+  for (auto& [id, s] : all) co_await router->close_session(s);
 }
 
 }  // namespace bastion::mcp

@@ -35,6 +35,9 @@ class StreamableHttpEndpoint : public std::enable_shared_from_this<StreamableHtt
   boost::asio::awaitable<void> expire_idle_sessions();
   boost::asio::awaitable<void> close_all_sessions();
   std::size_t session_count() const;
+  // Configuration reloads swap the router; requests in progress keep the one they started with.
+  std::shared_ptr<Router> current_router() const;
+  void replace_router(std::shared_ptr<Router> router);
   const EndpointCounters& counters() const { return counters_; }
 
  private:
