@@ -5,7 +5,7 @@ target_compile_options(bastion_warnings INTERFACE
   -Wall -Wextra -Werror -Wpedantic -Wshadow=local -Wnon-virtual-dtor)
 # Boost.Asio with C++20 coroutines; no deprecated Asio interfaces.
 target_compile_definitions(bastion_warnings INTERFACE
-  BOOST_ASIO_NO_DEPRECATED BOOST_ASIO_HAS_CO_AWAIT BOOST_BEAST_USE_STD_STRING_VIEW)
+  BOOST_ASIO_NO_DEPRECATED BOOST_ASIO_HAS_CO_AWAIT)
 
 # bastion_module(NAME SOURCES ... DEPS ...) -> library bastion_NAME with alias bastion::NAME
 function(bastion_module name)
