@@ -10,7 +10,7 @@ packages="build-essential cmake ninja-build ccache pkg-config git ca-certificate
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev libgtest-dev libgmock-dev"
 if [ "$want_test" = 1 ]; then
-  packages="$packages curl procps"
+  packages="$packages curl procps wrk"
   command -v node >/dev/null 2>&1 || packages="$packages nodejs"
   command -v npm >/dev/null 2>&1 || packages="$packages npm"
 fi

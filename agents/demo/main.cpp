@@ -14,11 +14,12 @@
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: bastion-demo-agent [--help] [--version]\n"
+    "usage: bastion-demo-agent [--help] [--version] [--stateless-only]\n"
     "\n"
     "A stdio MCP server: newline-delimited JSON-RPC on stdin/stdout, diagnostics on stderr.\n"
     "Speaks protocol versions 2025-03-26, 2025-06-18, 2025-11-25 (initialize) and 2026-07-28\n"
-    "(stateless, per-request _meta) on the same connection.\n"
+    "(stateless, per-request _meta) on the same connection; --stateless-only refuses the\n"
+    "initialize-based versions, like a server written for 2026-07-28 alone.\n"
     "\n"
     "Tools: echo, contradict, slow, fail, leak, and the MCP conformance fixtures (test_*).\n"
     "\n"
@@ -58,6 +59,10 @@ int main(int argc, char** argv) {
                   static_cast<int>(bastion::demo::protocol::kServerVersion.size()),
                   bastion::demo::protocol::kServerVersion.data());
       return 0;
+    }
+    if (arg == "--stateless-only") {
+      bastion::demo::protocol::set_stateless_only(true);
+      continue;
     }
     std::fprintf(stderr, "bastion-demo-agent: unknown argument %s\n%.*s", argv[i],
                  static_cast<int>(kUsage.size()), kUsage.data());

@@ -1,5 +1,7 @@
 #include "demo/protocol.hpp"
 
+#include <atomic>
+
 #include <algorithm>
 
 namespace bastion::demo::protocol {
@@ -28,9 +30,17 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
 
 std::string_view to_string(LogLevel level) { return kLevelNames[static_cast<int>(level)]; }
 
+namespace {
+// --stateless-only: behave as a server that implements 2026-07-28 alone (for gateway tests).
+std::atomic<bool> stateless_only{false};
+}  // namespace
+
+void set_stateless_only(bool on) { stateless_only = on; }
+
 json::array supported_versions() {
   json::array out;
   out.emplace_back(kStatelessVersion);
+  if (stateless_only) return out;
   for (auto it = kSessionVersions.rbegin(); it != kSessionVersions.rend(); ++it) {
     out.emplace_back(*it);
   }
@@ -79,6 +89,11 @@ std::variant<RequestMeta, jsonrpc::RpcError> read_meta(std::string_view method,
   const json::value* version =
       fields != nullptr ? fields->if_contains(kMetaProtocolVersion) : nullptr;
   if (version == nullptr) {
+    if (stateless_only) {
+      return invalid_meta("Invalid params: this server speaks only 2026-07-28; " +
+                          std::string(method) + " needs _meta with " +
+                          std::string(kMetaProtocolVersion));
+    }
     if (is_stateless_only(method)) {
       return invalid_meta(std::string("Invalid params: ") + std::string(method) +
                           " requires _meta with " + std::string(kMetaProtocolVersion) + " and " +

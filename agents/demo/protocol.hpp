@@ -70,6 +70,9 @@ struct RequestMeta {
 
 // Reads params._meta. An error when the request claims the stateless era but is malformed,
 // names a version the agent does not speak, or is a stateless-only method without its _meta.
+// Makes the agent refuse every request without 2026-07-28 _meta (initialize included).
+void set_stateless_only(bool on);
+
 std::variant<RequestMeta, jsonrpc::RpcError> read_meta(std::string_view method,
                                                        const json::object& params);
 

@@ -37,6 +37,19 @@ std::optional<std::int64_t> take_related_request(json::object& message) {
 
 }  // namespace
 
+void add_stateless_meta(json::object& request, const json::object& capabilities,
+                        const json::object& client_info) {
+  auto& params = request["params"];
+  if (!params.is_object()) params = json::object{};
+  auto& meta = params.get_object()["_meta"];
+  if (!meta.is_object()) meta = json::object{};
+  auto& m = meta.get_object();
+  if (m.contains("io.modelcontextprotocol/protocolVersion")) return;
+  m["io.modelcontextprotocol/protocolVersion"] = "2026-07-28";
+  m["io.modelcontextprotocol/clientCapabilities"] = capabilities;
+  if (!client_info.empty()) m["io.modelcontextprotocol/clientInfo"] = client_info;
+}
+
 json::object make_request(std::string_view method, json::object params) {
   json::object out;
   out["jsonrpc"] = "2.0";
@@ -108,6 +121,7 @@ std::shared_ptr<Call> Link::start_call(json::object request, const void* owner,
     }
   }
   request["id"] = call->upstream_id;
+  if (stateless_only_) add_stateless_meta(request, json::object{}, json::object{{"name", "bastion"}, {"version", "0.1.0"}});
   if (!transmit(request, headers)) {
     finish_call(call);
     return nullptr;

@@ -72,6 +72,10 @@ class Link : public std::enable_shared_from_this<Link> {
   // The server/discover result when the upstream also speaks the stateless 2026-07-28 era.
   std::optional<json::object> discover_result() const;
   void set_discover_result(json::object result);
+  // The upstream has no initialize (2026-07-28 only): every request must carry the stateless
+  // _meta; start_call adds Bastion's own when the caller did not.
+  bool stateless_only() const { return stateless_only_.load(); }
+  void set_stateless_only(bool on) { stateless_only_ = on; }
   boost::asio::any_io_executor executor() const { return ex_; }
 
  protected:
@@ -88,6 +92,7 @@ class Link : public std::enable_shared_from_this<Link> {
   boost::asio::any_io_executor ex_;
   std::string name_;
   std::atomic<bool> up_{false};
+  std::atomic<bool> stateless_only_{false};
   mutable std::mutex mutex_;
   std::int64_t next_id_ = 1;
   std::map<std::int64_t, std::shared_ptr<Call>> calls_;
@@ -96,6 +101,10 @@ class Link : public std::enable_shared_from_this<Link> {
   std::optional<json::object> server_info_;
   std::optional<json::object> discover_;
 };
+
+// Adds the 2026-07-28 per-request _meta (unless the request already has a protocol version).
+void add_stateless_meta(json::object& request, const json::object& capabilities,
+                        const json::object& client_info);
 
 // A request object for Bastion's own calls (the Link assigns the id). A plain function, also
 // because GCC 12 mis-compiles brace-initialised JSON inside co_await expressions.

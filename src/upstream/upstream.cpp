@@ -90,16 +90,36 @@ asio::awaitable<void> probe_stateless(std::shared_ptr<Link> link, std::chrono::m
   }
 }
 
-asio::awaitable<bool> handshake(std::shared_ptr<Link> link, std::chrono::milliseconds timeout) {
-  json::object params{{"protocolVersion", mcp::latest_stateful_version},
-                      {"capabilities", bastion_client_capabilities()},
-                      {"clientInfo", bastion_client_info()}};
-  auto response = co_await call_and_wait(
-      link, make_request("initialize", std::move(params)), timeout);
-  if (!response || !response->contains("result") || !(*response)["result"].is_object()) co_return false;
-  link->set_server_info((*response)["result"].get_object());
-  link->notify(json::object{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+asio::awaitable<bool> handshake(std::shared_ptr<Link> link, std::chrono::milliseconds timeout,
+                                std::optional<json::object> client_params, bool probe) {
+  json::object params = client_params ? std::move(*client_params)
+                                      : json::object{{"protocolVersion", mcp::latest_stateful_version},
+                                                     {"capabilities", bastion_client_capabilities()},
+                                                     {"clientInfo", bastion_client_info()}};
+  auto response = co_await call_and_wait(link, make_request("initialize", std::move(params)), timeout);
+  if (response && response->contains("result") && (*response)["result"].is_object()) {
+    link->set_server_info((*response)["result"].get_object());
+    link->notify(json::object{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+    if (probe) co_await probe_stateless(link, timeout);
+    co_return true;
+  }
+  if (!response || !link->up()) co_return false;
+  // No initialize: perhaps a server written for 2026-07-28 alone. Then Bastion speaks the
+  // stateless protocol to it and plays the 2025 handshake for its own clients.
   co_await probe_stateless(link, timeout);
+  auto discovered = link->discover_result();
+  if (!discovered) co_return false;
+  json::object info{{"protocolVersion", mcp::stateless_version}};
+  if (auto* caps = discovered->if_contains("capabilities")) info["capabilities"] = *caps;
+  if (auto* ins = discovered->if_contains("instructions")) info["instructions"] = *ins;
+  info["serverInfo"] = json::object{{"name", link->upstream_name()}, {"version", "unknown"}};
+  if (auto* meta = discovered->if_contains("_meta"); meta && meta->is_object()) {
+    if (auto* si = meta->get_object().if_contains("io.modelcontextprotocol/serverInfo")) info["serverInfo"] = *si;
+  }
+  link->set_server_info(std::move(info));
+  link->set_stateless_only(true);
+  spdlog::info("[upstream {}] speaks only 2026-07-28; Bastion translates for 2025-era clients",
+               link->upstream_name());
   co_return true;
 }
 
@@ -128,8 +148,6 @@ asio::awaitable<void> Upstream::start() {
     }
   }
   // Each replica runs its own supervision loop; start() waits until each had a first chance.
-  auto ready = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
-  auto pending = std::make_shared<std::size_t>(config_.replicas);
   for (std::size_t i = 0; i < config_.replicas; ++i) {
     asio::co_spawn(ex_, run_replica(i), asio::detached);
   }

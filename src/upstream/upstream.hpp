@@ -36,8 +36,12 @@ boost::asio::awaitable<std::optional<json::object>> call_and_wait(std::shared_pt
 // Asks a freshly initialized upstream whether it also speaks 2026-07-28 (server/discover).
 boost::asio::awaitable<void> probe_stateless(std::shared_ptr<Link> link, std::chrono::milliseconds timeout);
 
-// Performs Bastion's initialize handshake (2025-11-25) on a fresh link.
-boost::asio::awaitable<bool> handshake(std::shared_ptr<Link> link, std::chrono::milliseconds timeout);
+// Performs the initialize handshake on a fresh link: Bastion's own (2025-11-25) unless a client's
+// initialize params are given. A server that refuses initialize but answers server/discover for
+// 2026-07-28 is marked stateless-only. `probe` also asks a dual-era server for server/discover.
+boost::asio::awaitable<bool> handshake(std::shared_ptr<Link> link, std::chrono::milliseconds timeout,
+                                       std::optional<json::object> client_params = std::nullopt,
+                                       bool probe = true);
 
 struct UpstreamStatus {
   std::string name;

@@ -28,6 +28,23 @@ test('check-config: valid file exits 0, bad file exits 2 with FILE:LINE and no s
   assert.match(r.stdout, /^bastion \d+\.\d+\.\d+/);
 });
 
+test('bastion health URL: 0 on pass, 1 on failure (for container HEALTHCHECKs)', async () => {
+  const bastion = await startBastion({ upstreams: { demo: demoAgent() } });
+  try {
+    let r = spawnSync(BASTION, ['health', `${bastion.admin}/healthz`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    r = spawnSync(BASTION, ['health', `${bastion.base}/healthz`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    r = spawnSync(BASTION, ['health', `${bastion.base}/nowhere`], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+  } finally {
+    await bastion.stop();
+  }
+  const r = spawnSync(BASTION, ['health', 'http://127.0.0.1:9/healthz'], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /health:/);
+});
+
 test('drops root to run_as before serving and hands it the data directory', async (t) => {
   if (process.getuid() !== 0) return t.skip('needs root to observe the drop');
   const bastion = await startBastion({ upstreams: { demo: demoAgent() } });

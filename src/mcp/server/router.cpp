@@ -38,6 +38,25 @@ void strip_stateless_meta(json::object& request) {
   if (m.empty()) params->get_object().erase("_meta");
 }
 
+// A 2026-only upstream answering a 2025-era client: drop the fields that era does not know, and
+// turn an input-required result (which such a client cannot answer) into a clear error.
+void adapt_result_for_stateful_client(json::object& response) {
+  auto* result = response.if_contains("result");
+  if (!result || !result->is_object()) return;
+  auto& r = result->get_object();
+  auto* type = r.if_contains("resultType");
+  if (type && type->is_string() && type->get_string() == "input_required") {
+    const json::value id = response["id"];
+    response = make_error(id, code::internal_error,
+                          "the upstream needs client input (input_required), which a session of "
+                          "protocol 2025 cannot provide through Bastion; use protocol 2026-07-28");
+    return;
+  }
+  r.erase("resultType");
+  r.erase("ttlMs");
+  r.erase("cacheScope");
+}
+
 bool is_list_method(std::string_view m) {
   return m == "tools/list" || m == "prompts/list" || m == "resources/list" ||
          m == "resources/templates/list";
@@ -66,8 +85,9 @@ Router::Router(const core::Config& config,
       records_(std::move(records)) {}
 
 json::object Router::merged_capabilities() const {
-  json::object caps;
-  bool tools = false, prompts = false, resources = false, subscribe = false, completions = false;
+  // The federated endpoint always serves tools and the four lists (possibly empty), so it
+  // declares them; subscriptions and completions only when some upstream offers them.
+  bool subscribe = false, completions = false;
   for (const auto& [name, up] : upstreams_) {
     auto info = up->server_info();
     const json::object* c = nullptr;
@@ -75,21 +95,13 @@ json::object Router::merged_capabilities() const {
       if (auto* v = info->if_contains("capabilities")) c = v->if_object();
     }
     if (!c) continue;
-    tools = tools || c->contains("tools");
-    prompts = prompts || c->contains("prompts");
     completions = completions || c->contains("completions");
-    if (auto* r = c->if_contains("resources")) {
-      resources = true;
-      if (auto* s = r->is_object() ? r->get_object().if_contains("subscribe") : nullptr)
-        subscribe = subscribe || (s->is_bool() && s->get_bool());
+    if (auto* r = c->if_contains("resources"); r && r->is_object()) {
+      if (auto* s = r->get_object().if_contains("subscribe")) subscribe = subscribe || (s->is_bool() && s->get_bool());
     }
   }
-  // Upstreams may come up later: advertise tools always, the rest when someone offers them.
+  json::object caps;
   caps["tools"] = json::object{{"listChanged", true}};
-  (void)tools;
-  // The federated endpoint always serves the four lists (possibly empty), so it declares them.
-  (void)prompts;
-  (void)resources;
   caps["prompts"] = json::object{{"listChanged", true}};
   caps["resources"] = json::object{{"listChanged", true}, {"subscribe", subscribe}};
   if (completions) caps["completions"] = json::object{};
@@ -128,22 +140,11 @@ asio::awaitable<std::shared_ptr<upstream::Link>> Router::acquire_link(
   auto link = up.create_dedicated();
   if (!link) co_return nullptr;
   bind_link_events(session, link);
-  json::object params;
-  if (session->initialize_params) {
-    params = *session->initialize_params;
-  } else {
-    params = json::object{{"protocolVersion", latest_stateful_version},
-                          {"capabilities", upstream::bastion_client_capabilities()},
-                          {"clientInfo", upstream::bastion_client_info()}};
-  }
-  auto response = co_await upstream::call_and_wait(
-      link, upstream::make_request("initialize", std::move(params)), up.config().start_timeout);
-  if (!response || !response->contains("result") || !(*response)["result"].is_object()) {
+  // The client's own initialize is replayed, so the upstream sees its real capabilities.
+  if (!co_await upstream::handshake(link, up.config().start_timeout, session->initialize_params, false)) {
     co_await upstream::stop_link(link);
     co_return nullptr;
   }
-  link->set_server_info((*response)["result"].get_object());
-  link->notify(json::object{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
   if (auto previous = session->dedicated(up.name()); previous && previous != link) {
     co_await upstream::stop_link(previous);
   }
@@ -188,9 +189,12 @@ asio::awaitable<json::object> Router::initialize(std::shared_ptr<ClientSession> 
     if (!link || !link->server_info()) {
       co_return error_reply(id, code::upstream_unavailable, "upstream '" + up.name() + "' is unavailable");
     }
-    // Full fidelity: the client gets exactly what its own upstream process answered.
+    // Full fidelity: the client gets exactly what its own upstream process answered (but a
+    // 2026-only upstream has no handshake: Bastion keeps the version it negotiated).
     auto result = *link->server_info();
-    if (auto* v = result.if_contains("protocolVersion"); v && v->is_string()) {
+    if (link->stateless_only()) {
+      result["protocolVersion"] = session->protocol_version;
+    } else if (auto* v = result.if_contains("protocolVersion"); v && v->is_string()) {
       session->protocol_version = std::string(v->get_string());
     }
     co_return make_result(id, result);
@@ -221,7 +225,16 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
     co_return error_reply(client_id, code::upstream_unavailable,
                           "upstream '" + up.name() + "' is unavailable");
   }
-  if (!link->discover_result()) strip_stateless_meta(request.body);
+  if (link->stateless_only()) {
+    // 2025-era client, 2026-only upstream: the request carries what the session negotiated.
+    upstream::add_stateless_meta(request.body, session->client_capabilities, session->client_info);
+    if (auto level = session->log_level(); !level.empty()) {
+      request.body["params"].get_object()["_meta"].get_object()["io.modelcontextprotocol/logLevel"] = level;
+    }
+  } else if (!link->discover_result()) {
+    strip_stateless_meta(request.body);
+  }
+  const bool translate_result = link->stateless_only() && !session->stateless();
   auto call = link->start_call(std::move(request.body), session.get(), session->forward_headers);
   if (!call) {
     record.status = "unavailable";
@@ -262,6 +275,7 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
       }
       if (!message.contains("method")) {
         message["id"] = client_id;
+        if (translate_result) adapt_result_for_stateful_client(message);
         co_return message;
       }
       if (message.contains("id")) {
@@ -512,6 +526,17 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
         if (record.method == "resources/subscribe") session->subscribe(std::string(uri->get_string()));
         else session->unsubscribe(std::string(uri->get_string()));
       }
+    }
+    // A 2026-only upstream has no ping, logging/setLevel or subscribe: Bastion answers those
+    // 2025-era methods itself (the level travels as io.modelcontextprotocol/logLevel).
+    auto info = up.server_info();
+    const json::value* info_version = info ? info->if_contains("protocolVersion") : nullptr;
+    const bool stateless_upstream = info_version && info_version->is_string() &&
+                                    info_version->get_string() == stateless_version;
+    if (response.empty() && stateless_upstream && !session->stateless() &&
+        (record.method == "ping" || record.method == "logging/setLevel" ||
+         record.method == "resources/subscribe" || record.method == "resources/unsubscribe")) {
+      response = make_result(id, json::object{});
     }
     if (response.empty()) response = co_await forward(session, up, std::move(request), stream, record);
     if (filter_tools) {

@@ -91,6 +91,12 @@ bool ClientSession::subscribed(const std::string& uri) const {
 void ClientSession::set_log_level(std::string level) {
   std::lock_guard lock(mutex_);
   log_level_ = std::move(level);
+  log_level_set_ = true;
+}
+
+std::string ClientSession::log_level() const {
+  std::lock_guard lock(mutex_);
+  return log_level_set_ ? log_level_ : std::string();
 }
 
 bool ClientSession::wants_log(std::string_view level) const {

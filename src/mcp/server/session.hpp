@@ -66,7 +66,9 @@ class ClientSession : public upstream::NotificationSink,
   void unsubscribe(const std::string& uri);
   bool subscribed(const std::string& uri) const;
   void set_log_level(std::string level);
-  void suppress_logs() { suppress_logs_ = true; }  // 2026: no logLevel in _meta, no log messages
+  void suppress_logs() { suppress_logs_ = true; }
+  // The level a 2025-era client set with logging/setLevel ("" if it never did).
+  std::string log_level() const;  // 2026: no logLevel in _meta, no log messages
   bool wants_log(std::string_view level) const;
 
   // SSE streams: number 0 is the standalone GET stream; POST replies get fresh numbers.
@@ -95,6 +97,7 @@ class ClientSession : public upstream::NotificationSink,
   std::uint64_t next_outstanding_ = 1;
   std::set<std::string> subscriptions_;
   std::string log_level_ = "info";
+  bool log_level_set_ = false;
   std::atomic<bool> suppress_logs_{false};
   std::uint64_t next_stream_ = 1;
   std::map<std::uint64_t, std::shared_ptr<EventStream>> streams_;
