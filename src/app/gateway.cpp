@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <sched.h>
+
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -197,7 +199,11 @@ net::ServerLimits limits_from(const core::Config& c) {
 
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& e) {
   auto a = e.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
+  std::string out = a.to_string();
+  if (a.is_v6()) out = "[" + out + "]";
+  out.push_back(':');
+  out.append(std::to_string(e.port()));
+  return out;
 }
 
 std::string ready_document(const boost::asio::ip::tcp::endpoint& pub,
@@ -255,7 +261,10 @@ asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string 
   for (auto& up : stopped) co_await up->stop();
   auto join = [](const std::vector<std::string>& v) {
     std::string out;
-    for (const auto& n : v) out += (out.empty() ? "" : ",") + n;
+    for (const auto& n : v) {
+      if (!out.empty()) out.push_back(',');
+      out.append(n);
+    }
     return out.empty() ? std::string("-") : out;
   };
   spdlog::info("configuration reloaded: upstreams added {} changed {} removed {} kept {}", join(added),
@@ -264,8 +273,16 @@ asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string 
 
 }  // namespace
 
+// One I/O thread per CPU this process may run on (taskset/cgroups), not per CPU online.
+unsigned usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 int serve(core::Config config, const ServeOptions& options) {
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = usable_cpus();
   asio::io_context ioc(static_cast<int>(threads));
   Runtime rt;
   {

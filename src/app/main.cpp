@@ -19,8 +19,10 @@ std::string demo_agent_command() {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
+    // Installed side by side, or the build tree (build/<preset>/src/app/bastion).
+    auto build_root = self.parent_path().parent_path().parent_path();
     for (auto candidate : {self.parent_path() / "bastion-demo-agent",
-                           self.parent_path().parent_path() / "agents" / "demo" / "bastion-demo-agent"}) {
+                           build_root / "agents" / "demo" / "bastion-demo-agent"}) {
       if (std::filesystem::exists(candidate, ec)) return candidate.string();
     }
   }

@@ -21,7 +21,9 @@ DropResult prepare_data_dir(const std::string& data_dir, const std::string& user
   struct passwd* pw = ::getpwnam(user.c_str());
   if (!pw) return {false, "run_as user '" + user + "' does not exist"};
   for (auto& entry : std::filesystem::recursive_directory_iterator(data_dir, ec)) {
-    ::lchown(entry.path().c_str(), pw->pw_uid, pw->pw_gid);
+    if (::lchown(entry.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      return {false, "cannot hand " + entry.path().string() + " to " + user + ": " + std::strerror(errno)};
+    }
   }
   if (::chown(data_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
     return {false, "cannot hand " + data_dir + " to " + user + ": " + std::strerror(errno)};

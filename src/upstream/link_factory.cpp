@@ -22,6 +22,10 @@ std::shared_ptr<net::client::HttpClientPool> pool_for(boost::asio::any_io_execut
   if (auto it = pools.find(key); it != pools.end()) return it->second;
   net::client::PoolOptions options;
   options.ca_file = config.ca_file;
+  // Keep as many idle keep-alive connections as a busy gateway has calls in flight; a small
+  // pool makes every burst open (and TIME_WAIT) fresh connections to the upstream.
+  options.max_idle_per_origin = 1024;
+  options.max_idle_total = 4096;
   auto created = net::client::HttpClientPool::create(ex, options);
   if (!created) {
     spdlog::error("[upstream {}] cannot set up TLS: {}", config.name, created.error().message());

@@ -1,0 +1,514 @@
+#!/usr/bin/env bash
+# bench/run.sh — tools/call through Bastion vs the same upstream directly, measured with wrk.
+#
+# Loopback only; installs nothing. Starts bastion-bench-echo (the upstream), one Bastion per
+# upstream kind (Streamable HTTP → the echo server; stdio → bastion-demo-agent when present), runs
+# wrk at several concurrencies, interleaving direct and Bastion runs round after round, and
+# reports medians: a Markdown table on stdout and a JSON file. Every process it starts is stopped
+# by PID on exit. See docs/benchmarks.md for how to read the numbers.
+#
+# Exit status: 0 all selected scenarios ran without a single error; 1 a scenario failed or
+# counted errors (unless listed in --allow-fail); 2 usage; 77 a required tool (wrk, curl,
+# python3) is missing (ctest treats 77 as "skipped").
+set -euo pipefail
+
+ORIG_ARGS=("$@")
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+
+# Every scenario: name | server | path | era | tool | baseline (the direct run it is compared with).
+# To compare another front door (nginx, supergateway, mcp-proxy ...), add a start_<server>
+# function below and rows here.
+SCENARIO_TABLE=(
+  "direct-2026|echo|/mcp|2026|echo|"
+  "bastion-http-2026|bastion-http|/mcp/echo|2026|echo|direct-2026"
+  "direct-2025|echo|/mcp|2025|echo|"
+  "bastion-http-2025|bastion-http|/mcp/echo|2025|echo|direct-2025"
+  "bastion-stdio-2026|bastion-stdio|/mcp/demo|2026|echo|direct-2026"
+  "bastion-stdio-2025|bastion-stdio|/mcp/demo|2025|echo|direct-2025"
+  "bastion-fed-2026|bastion-http|/mcp|2026|echo|direct-2026"
+)
+DEFAULT_SCENARIOS="direct-2026,bastion-http-2026,direct-2025,bastion-http-2025,bastion-stdio-2026"
+
+usage() {
+  cat <<EOF
+usage: bench/run.sh [options]
+  --smoke               1 s runs, connections 1 and 8, one round, no warm-up; fails on any error
+  --duration SEC        seconds per wrk run (default 10)
+  --rounds N            interleaved rounds; medians are taken over them (default 3)
+  --connections "LIST"  wrk concurrencies (default "1 32 256")
+  --wrk-threads N       wrk threads, capped at the connection count (default 1)
+  --warmup SEC          discarded warm-up run per scenario before round 1 (default 2; 0 = none)
+  --scenarios LIST      comma-separated, or "all" (default $DEFAULT_SCENARIOS)
+                        known: $(for s in "${SCENARIO_TABLE[@]}"; do printf '%s ' "${s%%|*}"; done)
+  --allow-fail LIST     scenarios whose failure does not fail the run (reported all the same)
+  --wrk-cpu N           CPU for wrk (default 1)
+  --server-cpu N        CPU for the echo server, Bastion and its agents (default 0)
+  --no-pin              do not pin with taskset
+  --nice N              run wrk and the servers at this niceness (e.g. -5 on a machine busy with
+                        other work; negative values need root). Default: unchanged
+  --echo-threads N      bastion-bench-echo threads (default 1: it has one CPU)
+  --message TEXT        the echo message (default hello)
+  --build-dir DIR       where to find the binaries (default: build/bench, build/release, build/dev)
+  --bastion PATH, --echo PATH, --demo-agent PATH   explicit binaries
+  --results FILE        JSON output (default bench/results/latest.json; smoke: in the temp dir)
+  --keep-temp           keep the temp dir (configs, logs, raw wrk output)
+EOF
+}
+
+smoke=0 duration=10 rounds=3 conns="1 32 256" wrk_threads=1 warmup=2
+scenarios=$DEFAULT_SCENARIOS allow_fail="" wrk_cpu=1 server_cpu=0 pin=1 echo_threads=1
+nice_level="" message=hello build_dir="" bastion_bin="" echo_bin="" demo_bin="" results="" keep_temp=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1 duration=1 rounds=1 conns="1 8" warmup=0 ;;
+    --duration) duration=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
+    --connections) conns=$2; shift ;;
+    --wrk-threads) wrk_threads=$2; shift ;;
+    --warmup) warmup=$2; shift ;;
+    --scenarios) scenarios=$2; shift ;;
+    --allow-fail) allow_fail=$2; shift ;;
+    --wrk-cpu) wrk_cpu=$2; shift ;;
+    --server-cpu) server_cpu=$2; shift ;;
+    --no-pin) pin=0 ;;
+    --nice) nice_level=$2; shift ;;
+    --echo-threads) echo_threads=$2; shift ;;
+    --message) message=$2; shift ;;
+    --build-dir) build_dir=$2; shift ;;
+    --bastion) bastion_bin=$2; shift ;;
+    --echo) echo_bin=$2; shift ;;
+    --demo-agent) demo_bin=$2; shift ;;
+    --results) results=$2; shift ;;
+    --keep-temp) keep_temp=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+for n in "$duration" "$rounds" "$wrk_threads" "$warmup" "$echo_threads" $conns; do
+  [[ "$n" =~ ^[0-9]+$ ]] || { echo "run.sh: expected a number, got '$n'" >&2; exit 2; }
+done
+if [ "$duration" -lt 1 ] || [ "$rounds" -lt 1 ]; then echo "run.sh: duration and rounds must be >= 1" >&2; exit 2; fi
+[ -z "$nice_level" ] || [[ "$nice_level" =~ ^-?[0-9]+$ ]] || { echo "run.sh: --nice expects an integer" >&2; exit 2; }
+case "$message" in *[\"\\]*) echo "run.sh: --message must not contain quotes or backslashes" >&2; exit 2 ;; esac
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# ---- tools -------------------------------------------------------------------------------------
+missing=()
+for tool in wrk curl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ $pin = 1 ]; then command -v taskset >/dev/null || missing+=("taskset (util-linux)"); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "run.sh: missing required tools: ${missing[*]}" >&2
+  echo "run.sh: on Debian: apt-get install -y wrk curl python3 util-linux" >&2
+  exit 77
+fi
+if [ $pin = 1 ] && [ "$(nproc)" -lt 2 ]; then
+  log "only $(nproc) CPU: not pinning (wrk and the servers share it)"
+  pin=0
+fi
+# Prefixes for wrk and for the servers; each execs the next, so $! is the real process.
+PIN_WRK=() PIN_SERVER=()
+if [ -n "$nice_level" ]; then PIN_WRK=(nice -n "$nice_level") PIN_SERVER=(nice -n "$nice_level"); fi
+if [ $pin = 1 ]; then
+  PIN_WRK+=(taskset -c "$wrk_cpu")
+  PIN_SERVER+=(taskset -c "$server_cpu")
+fi
+loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- binaries ----------------------------------------------------------------------------------
+find_bin() {  # relative path inside a build dir
+  local d
+  for d in ${build_dir:+"$build_dir"} "$ROOT/build/bench" "$ROOT/build/release" "$ROOT/build/dev"; do
+    if [ -x "$d/$1" ]; then echo "$d/$1"; return 0; fi
+  done
+  return 1
+}
+[ -n "$bastion_bin" ] || bastion_bin=$(find_bin src/app/bastion) || true
+[ -n "$echo_bin" ] || echo_bin=$(find_bin bench/echo_server/bastion-bench-echo) || true
+[ -n "$demo_bin" ] || demo_bin=$(find_bin agents/demo/bastion-demo-agent) || true
+if [ -z "$echo_bin" ] || [ ! -x "$echo_bin" ]; then
+  echo "run.sh: bastion-bench-echo not found; build it (cmake --build BUILD --target bastion-bench-echo) or pass --echo" >&2
+  exit 1
+fi
+# The CMAKE_BUILD_TYPE of the build tree a binary comes from ("" if unknown).
+build_type() {
+  local d; d=$(dirname "$1")
+  while [ "$d" != / ]; do
+    if [ -f "$d/CMakeCache.txt" ]; then sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$d/CMakeCache.txt"; return; fi
+    d=$(dirname "$d")
+  done
+}
+
+bastion_build_type=""
+if [ -n "$bastion_bin" ]; then
+  bastion_build_type=$(build_type "$bastion_bin")
+  log "bastion: $bastion_bin (${bastion_build_type:-unknown build type})"
+  case "$bastion_build_type" in
+    Release|RelWithDebInfo|MinSizeRel) ;;
+    *) [ $smoke = 1 ] || log "WARNING: not an optimised build; the numbers will not mean much" ;;
+  esac
+fi
+log "echo server: $echo_bin; demo agent: ${demo_bin:-not found}"
+
+# ---- scenarios ---------------------------------------------------------------------------------
+declare -A SC_SERVER SC_PATH SC_ERA SC_TOOL SC_BASE SC_STATUS SC_REASON
+ALL_NAMES=()
+for row in "${SCENARIO_TABLE[@]}"; do
+  IFS='|' read -r name server path era tool base <<<"$row"
+  ALL_NAMES+=("$name")
+  SC_SERVER[$name]=$server SC_PATH[$name]=$path SC_ERA[$name]=$era SC_TOOL[$name]=$tool SC_BASE[$name]=$base
+done
+SELECTED=()
+[ "$scenarios" != all ] || scenarios=$(IFS=,; echo "${ALL_NAMES[*]}")
+IFS=',' read -r -a wanted <<<"$scenarios"
+for name in "${wanted[@]}"; do
+  [ -n "${SC_SERVER[$name]+x}" ] || { echo "run.sh: unknown scenario '$name'" >&2; exit 2; }
+  SELECTED+=("$name")
+  SC_STATUS[$name]=pending SC_REASON[$name]=""
+done
+
+fail_scenario() {  # name reason
+  if [ "${SC_STATUS[$1]}" != failed ]; then
+    SC_STATUS[$1]=failed SC_REASON[$1]=$2
+    log "FAILED $1: $2"
+  fi
+}
+
+# ---- processes ---------------------------------------------------------------------------------
+tmp=$(mktemp -d /tmp/bastion-bench.XXXXXX)
+chmod 755 "$tmp"  # Bastion drops privileges (run_as) and must still reach its data dir here
+[ -n "$results" ] || { if [ $smoke = 1 ]; then results=$tmp/results.json; else results=$BENCH/results/latest.json; fi; }
+PIDS=()
+
+# True while a process runs (a zombie, exited but not yet reaped, does not count).
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# shellcheck disable=SC2317  # stop_pid and cleanup run from the EXIT trap
+stop_pid() {  # TERM, then KILL after 5 s; its children (stdio agents) must be gone too
+  local pid=$1 kids i
+  kids=$(pgrep -P "$pid" || true)
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 250; i++)); do alive "$pid" || break; sleep 0.02; done
+    if alive "$pid"; then
+      log "pid $pid ignored SIGTERM for 5 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  for kid in $kids; do
+    if alive "$kid"; then
+      log "child $kid of $pid outlived it; stopping it"
+      kill -KILL "$kid" 2>/dev/null || true
+    fi
+  done
+}
+# shellcheck disable=SC2317
+cleanup() {
+  local rc=$? i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
+  if [ "$keep_temp" = 1 ] || [ "$rc" = 1 ]; then  # a failed run keeps its logs for a look
+    log "temp dir kept: $tmp"
+  else
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits (bounded) for a file to hold a line matching a pattern while its process lives.
+wait_for_line() {  # file pattern pid seconds
+  local i
+  for ((i = 0; i < $4 * 50; i++)); do
+    if [ -s "$1" ] && grep -q "$2" "$1"; then return 0; fi
+    alive "$3" || return 1
+    sleep 0.02
+  done
+  return 1
+}
+
+declare -A SERVER_URL SERVER_PID SERVER_ERR SERVER_LOG
+RSS_FILE=$tmp/rss.tsv
+: >"$RSS_FILE"
+
+rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null || true; }
+record_rss() {  # server phase
+  local pid=${SERVER_PID[$1]} kid
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$(rss_kib "$pid")" "$pid" >>"$RSS_FILE"
+  for kid in $(pgrep -P "$pid" || true); do
+    printf '%s\t%s\t%s\t%s\n' "$1/child" "$2" "$(rss_kib "$kid")" "$kid" >>"$RSS_FILE"
+  done
+}
+
+start_echo() {
+  local out=$tmp/echo.port
+  "${PIN_SERVER[@]}" "$echo_bin" --port 0 --threads "$echo_threads" >"$out" 2>"$tmp/echo.log" &
+  SERVER_PID[echo]=$! SERVER_LOG[echo]=$tmp/echo.log
+  PIDS+=("${SERVER_PID[echo]}")
+  if ! wait_for_line "$out" '^[0-9][0-9]*$' "${SERVER_PID[echo]}" 10; then
+    SERVER_ERR[echo]="bastion-bench-echo did not start: $(tail -3 "$tmp/echo.log" | tr '\n' ' ')"
+    return 1
+  fi
+  SERVER_URL[echo]=http://127.0.0.1:$(head -1 "$out")
+  log "echo server on ${SERVER_URL[echo]} (pid ${SERVER_PID[echo]})"
+}
+
+start_bastion() {  # server-name upstream-yaml-line
+  local name=$1 dir=$tmp/$1 pub adm i
+  if [ -z "$bastion_bin" ] || [ ! -x "$bastion_bin" ]; then
+    SERVER_ERR[$name]="bastion binary not found (build it or pass --bastion)"
+    return 1
+  fi
+  mkdir -p "$dir" && chmod 755 "$dir"
+  cat >"$dir/bastion.yaml" <<EOF
+# Generated by bench/run.sh. Defaults everywhere else (as an operator would run it).
+data_dir: $dir/data
+listen:
+  public: {address: "127.0.0.1:0"}
+  admin: {address: "127.0.0.1:0"}
+upstreams:
+  $2
+EOF
+  "${PIN_SERVER[@]}" "$bastion_bin" serve -c "$dir/bastion.yaml" --ready-file "$dir/ready" \
+    >"$dir/bastion.log" 2>&1 &
+  SERVER_PID[$name]=$! SERVER_LOG[$name]=$dir/bastion.log
+  PIDS+=("${SERVER_PID[$name]}")
+  if ! wait_for_line "$dir/ready" '"public"' "${SERVER_PID[$name]}" 20; then
+    SERVER_ERR[$name]="bastion did not become ready: $(tail -3 "$dir/bastion.log" | tr '\n' ' ')"
+    return 1
+  fi
+  pub=$(sed -n 's/.*"public":"\([^"]*\)".*/\1/p' "$dir/ready")
+  adm=$(sed -n 's/.*"admin":"\([^"]*\)".*/\1/p' "$dir/ready")
+  SERVER_URL[$name]=http://$pub
+  # /readyz turns 200 once an upstream is ready; a broken upstream is reported by the probe.
+  for ((i = 0; i < 500; i++)); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$adm/readyz" || true)" = 200 ] && break
+    alive "${SERVER_PID[$name]}" || break
+    sleep 0.02
+  done
+  log "$name on ${SERVER_URL[$name]} (pid ${SERVER_PID[$name]}, admin $adm)"
+  record_rss "$name" idle
+}
+
+ensure_server() {  # server -> 0 when running
+  local s=$1
+  [ -n "${SERVER_ERR[$s]+x}" ] && return 1
+  if [ -z "${SERVER_PID[$s]+x}" ]; then
+    case $s in
+      echo) start_echo || true ;;
+      bastion-http)
+        ensure_server echo || { SERVER_ERR[$s]="needs the echo server: ${SERVER_ERR[echo]}"; return 1; }
+        start_bastion "$s" "echo: {url: \"${SERVER_URL[echo]}/mcp\"}" || true ;;
+      bastion-stdio)
+        if [ -z "$demo_bin" ] || [ ! -x "$demo_bin" ]; then
+          SERVER_ERR[$s]="bastion-demo-agent not found (build it or pass --demo-agent)"
+        else
+          start_bastion "$s" "demo: {command: \"$demo_bin\"}" || true
+        fi ;;
+      *) SERVER_ERR[$s]="no start function for server '$s'" ;;
+    esac
+  fi
+  [ -n "${SERVER_ERR[$s]+x}" ] && return 1
+  if ! alive "${SERVER_PID[$s]}"; then
+    SERVER_ERR[$s]="$s exited: $(tail -3 "${SERVER_LOG[$s]}" | tr '\n' ' ')"
+    return 1
+  fi
+  return 0
+}
+
+# ---- MCP probes (curl) -------------------------------------------------------------------------
+CURL=(curl -sS --max-time 10 -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+meta_2026='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+PROBE_ERR=""
+
+# Checks one reply: status 200 and the echoed text in the body.
+check_echo_reply() {  # code body-file what
+  if [ "$1" != 200 ]; then PROBE_ERR="$3: HTTP $1: $(head -c 300 "$2")"; return 1; fi
+  if ! grep -qF "\"text\":\"$message\"" "$2"; then PROBE_ERR="$3: HTTP 200 without the echo: $(head -c 300 "$2")"; return 1; fi
+}
+
+probe_2026() {  # url tool
+  local code
+  code=$("${CURL[@]}" -o "$tmp/probe.body" -w '%{http_code}' -H 'MCP-Protocol-Version: 2026-07-28' \
+    -H 'Mcp-Method: tools/call' -H "Mcp-Name: $2" \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":\"probe\",\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":{\"message\":\"$message\"},$meta_2026}}" \
+    "$1" 2>"$tmp/probe.err") || { PROBE_ERR="tools/call: curl: $(cat "$tmp/probe.err")"; return 1; }
+  check_echo_reply "$code" "$tmp/probe.body" "tools/call (2026-07-28)"
+}
+
+SESSION_ID="" SESSION_VERSION=""
+open_session() {  # url -> SESSION_ID, SESSION_VERSION
+  local code
+  SESSION_ID="" SESSION_VERSION=""
+  code=$("${CURL[@]}" -o "$tmp/init.body" -D "$tmp/init.headers" -w '%{http_code}' \
+    -d '{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bastion-bench","version":"1"}}}' \
+    "$1" 2>"$tmp/probe.err") || { PROBE_ERR="initialize: curl: $(cat "$tmp/probe.err")"; return 1; }
+  if [ "$code" != 200 ]; then PROBE_ERR="initialize: HTTP $code: $(head -c 300 "$tmp/init.body")"; return 1; fi
+  SESSION_ID=$(tr -d '\r' <"$tmp/init.headers" | sed -n 's/^[Mm][Cc][Pp]-[Ss][Ee][Ss][Ss][Ii][Oo][Nn]-[Ii][Dd]: *//p' | head -1)
+  SESSION_VERSION=$(grep -o '"protocolVersion":"[^"]*"' "$tmp/init.body" | head -1 | cut -d'"' -f4)
+  [ -n "$SESSION_ID" ] || { PROBE_ERR="initialize: HTTP 200 without an Mcp-Session-Id: $(head -c 300 "$tmp/init.body")"; return 1; }
+  [ -n "$SESSION_VERSION" ] || SESSION_VERSION=2025-11-25
+  code=$("${CURL[@]}" -o "$tmp/probe.body" -w '%{http_code}' -H "Mcp-Session-Id: $SESSION_ID" \
+    -H "MCP-Protocol-Version: $SESSION_VERSION" \
+    -d '{"jsonrpc":"2.0","method":"notifications/initialized"}' "$1" 2>"$tmp/probe.err") ||
+    { PROBE_ERR="notifications/initialized: curl: $(cat "$tmp/probe.err")"; return 1; }
+  if [ "$code" != 202 ]; then PROBE_ERR="notifications/initialized: HTTP $code (expected 202): $(head -c 300 "$tmp/probe.body")"; return 1; fi
+}
+
+probe_2025() {  # url tool (after open_session)
+  local code
+  code=$("${CURL[@]}" -o "$tmp/probe.body" -w '%{http_code}' -H "Mcp-Session-Id: $SESSION_ID" \
+    -H "MCP-Protocol-Version: $SESSION_VERSION" \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":\"probe\",\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":{\"message\":\"$message\"}}}" \
+    "$1" 2>"$tmp/probe.err") || { PROBE_ERR="tools/call: curl: $(cat "$tmp/probe.err")"; return 1; }
+  check_echo_reply "$code" "$tmp/probe.body" "tools/call (session $SESSION_VERSION)"
+}
+
+close_session() {  # url
+  [ -n "$SESSION_ID" ] || return 0
+  "${CURL[@]}" -o /dev/null -X DELETE -H "Mcp-Session-Id: $SESSION_ID" -H "MCP-Protocol-Version: $SESSION_VERSION" "$1" 2>/dev/null || true
+  SESSION_ID=""
+}
+
+# Makes a scenario runnable: its server up, one good tools/call, and for 2025 a fresh session.
+prepare() {  # name -> 0 ready
+  local name=$1 server=${SC_SERVER[$1]} url
+  if ! ensure_server "$server"; then fail_scenario "$name" "${SERVER_ERR[$server]}"; return 1; fi
+  url=${SERVER_URL[$server]}${SC_PATH[$name]}
+  if [ "${SC_ERA[$name]}" = 2026 ]; then
+    probe_2026 "$url" "${SC_TOOL[$name]}" && return 0
+  else
+    open_session "$url" && probe_2025 "$url" "${SC_TOOL[$name]}" && return 0
+    close_session "$url"
+  fi
+  fail_scenario "$name" "$PROBE_ERR; log: $(tail -3 "${SERVER_LOG[$server]}" | tr '\n' ' ')"
+  return 1
+}
+
+# CPU time (user + system, in clock ticks) of the processes behind a scenario, split into the
+# front door (Bastion) and the upstream (echo server or stdio agents): CPU per request is a
+# steadier measure than throughput on a machine whose CPUs are shared.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {  # pid... -> summed utime+stime
+  local pid stat fields total=0
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    read -r -a fields <<<"${stat##*) }"
+    total=$((total + fields[11] + fields[12]))  # fields 14 and 15 of stat(5)
+  done
+  echo "$total"
+}
+scenario_pids() {  # server role -> pids of that role
+  local server=$1
+  case "$server:$2" in
+    echo:upstream) echo "${SERVER_PID[echo]}" ;;
+    bastion-http:front) echo "${SERVER_PID[$server]}" ;;
+    bastion-http:upstream) echo "${SERVER_PID[echo]}" ;;
+    bastion-*:front) echo "${SERVER_PID[$server]}" ;;
+    bastion-*:upstream) pgrep -P "${SERVER_PID[$server]}" || true ;;
+  esac
+}
+
+RUNS=$tmp/runs.jsonl
+: >"$RUNS"
+run_wrk() {  # name connections seconds round(0 = warm-up)
+  local name=$1 c=$2 secs=$3 round=$4 server=${SC_SERVER[$1]} url script t out line
+  url=${SERVER_URL[$server]}${SC_PATH[$name]}
+  script=$BENCH/wrk/tools_call_${SC_ERA[$name]}.lua
+  t=$wrk_threads; [ "$t" -le "$c" ] || t=$c
+  out=$tmp/wrk-$name-c$c-r$round.txt
+  local front_pids upstream_pids front0 upstream0
+  front_pids=$(scenario_pids "$server" front) upstream_pids=$(scenario_pids "$server" upstream)
+  # shellcheck disable=SC2086  # pid lists
+  front0=$(cpu_ticks $front_pids) upstream0=$(cpu_ticks $upstream_pids)
+  BENCH_TOOL=${SC_TOOL[$name]} BENCH_MESSAGE=$message BENCH_SESSION_ID=$SESSION_ID \
+    BENCH_PROTOCOL_VERSION=$SESSION_VERSION \
+    "${PIN_WRK[@]}" wrk -t "$t" -c "$c" -d "${secs}s" --timeout 5s -s "$script" "$url" >"$out" 2>&1 &
+  # In the background so that a signal reaches the EXIT trap at once, not after the run.
+  local wrk_pid=$!
+  PIDS+=("$wrk_pid")
+  wait "$wrk_pid" || true
+  unset 'PIDS[-1]'
+  if [ "$round" = 0 ]; then return 0; fi
+  line=$(sed -n 's/^BENCH_RESULT //p' "$out" | tail -1)
+  if [ -z "$line" ]; then
+    fail_scenario "$name" "wrk produced no result (c=$c): $(tail -3 "$out" | tr '\n' ' ')"
+    return 1
+  fi
+  # shellcheck disable=SC2086
+  printf '{"scenario":"%s","connections":%s,"round":%s,"cpu_ticks":{"front":%s,"upstream":%s},"result":%s}\n' \
+    "$name" "$c" "$round" $(($(cpu_ticks $front_pids) - front0)) $(($(cpu_ticks $upstream_pids) - upstream0)) \
+    "$line" >>"$RUNS"
+  python3 "$BENCH/summarize.py" --line "$(tail -1 "$RUNS")" --clk-tck "$CLK_TCK" | sed "s/^/[bench] r$round c=$c $(printf '%-20s' "$name") /" >&2
+}
+
+# ---- run ---------------------------------------------------------------------------------------
+n_conns=$(wc -w <<<"$conns")
+estimate=$(( (rounds * n_conns * (duration + 1) + warmup + 1) * ${#SELECTED[@]} ))
+log "scenarios: ${SELECTED[*]}"
+log "connections: $conns; ${duration}s per run; $rounds round(s); about $((estimate / 60)) min $((estimate % 60)) s"
+log "load average before the run: $loadavg_start"
+if [ $pin = 1 ]; then log "pinning: wrk on CPU $wrk_cpu; echo server, Bastion and agents on CPU $server_cpu"; fi
+
+for name in "${SELECTED[@]}"; do
+  if prepare "$name"; then
+    SC_STATUS[$name]=ok
+    if [ "$warmup" -gt 0 ]; then run_wrk "$name" 32 "$warmup" 0; fi
+    if [ "${SC_ERA[$name]}" = 2025 ]; then close_session "${SERVER_URL[${SC_SERVER[$name]}]}${SC_PATH[$name]}"; fi
+  fi
+done
+
+for ((round = 1; round <= rounds; round++)); do
+  for c in $conns; do
+    for name in "${SELECTED[@]}"; do
+      [ "${SC_STATUS[$name]}" = ok ] || continue
+      prepare "$name" || continue
+      run_wrk "$name" "$c" "$duration" "$round" || true
+      if [ "${SC_ERA[$name]}" = 2025 ]; then close_session "${SERVER_URL[${SC_SERVER[$name]}]}${SC_PATH[$name]}"; fi
+      server=${SC_SERVER[$name]}
+      if ! alive "${SERVER_PID[$server]}"; then
+        SERVER_ERR[$server]="$server exited during the run: $(tail -3 "${SERVER_LOG[$server]}" | tr '\n' ' ')"
+        for other in "${SELECTED[@]}"; do
+          if [ "${SC_SERVER[$other]}" = "$server" ]; then fail_scenario "$other" "${SERVER_ERR[$server]}"; fi
+        done
+      fi
+    done
+  done
+done
+
+for server in "${!SERVER_PID[@]}"; do
+  if [[ $server == bastion* ]] && alive "${SERVER_PID[$server]}"; then record_rss "$server" after_load; fi
+done
+
+STATUS_FILE=$tmp/status.tsv
+: >"$STATUS_FILE"
+for name in "${SELECTED[@]}"; do
+  server=${SC_SERVER[$name]}
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${SC_STATUS[$name]}" "$server" "${SC_ERA[$name]}" \
+    "${SC_PATH[$name]}" "${SC_BASE[$name]}" "$(tr '\t\n' '  ' <<<"${SC_REASON[$name]}")" >>"$STATUS_FILE"
+done
+
+mkdir -p "$(dirname "$results")"
+set +e
+python3 "$BENCH/summarize.py" --runs "$RUNS" --status "$STATUS_FILE" --rss "$RSS_FILE" \
+  --out "$results" --allow-fail "$allow_fail" --smoke "$smoke" --duration "$duration" \
+  --rounds "$rounds" --connections "$conns" --wrk-threads "$wrk_threads" --warmup "$warmup" \
+  --clk-tck "$CLK_TCK" --pin "$pin" --nice "$nice_level" --loadavg-start "$loadavg_start" --wrk-cpu "$wrk_cpu" --server-cpu "$server_cpu" --echo-threads "$echo_threads" \
+  --message "$message" --bastion "$bastion_bin" --bastion-build-type "$bastion_build_type" \
+  --echo "$echo_bin" --demo-agent "$demo_bin" --command "bench/run.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
+rc=$?
+set -e
+if [ $smoke = 1 ] && [ "$results" = "$tmp/results.json" ]; then
+  log "results: $results (removed with the temp dir unless the run failed or --keep-temp)"
+else
+  log "results: $results"
+fi
+exit $rc

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's raw wrk results into medians, a Markdown table and a JSON file.
+
+Called by run.sh; not meant to be run by hand. Standard library only.
+Exit status: 0 when every scenario ran without errors (or is listed in --allow-fail), else 1.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+# Errors that count: wrk's socket errors and timeouts, plus the script's own checks (any non-200
+# status, and 200 replies without the echo). wrk's own "status" (>= 400) is part of non200.
+ERROR_KEYS = ("connect", "read", "write", "timeout", "non200", "bad_body")
+
+
+def cpu_us_per_request(run, role, clk_tck):
+    """CPU microseconds per request spent by one role ("front" = Bastion, "upstream")."""
+    requests = run["result"]["requests"]
+    if not requests or not clk_tck:
+        return None
+    return run["cpu_ticks"][role] * 1e6 / clk_tck / requests
+
+
+def progress_line(run, clk_tck):
+    r = run["result"]
+    n = sum(r["errors"][k] for k in ERROR_KEYS)
+    line = f"{r['rps']:10.0f} req/s  p50 {r['p50_us'] / 1000:7.3f} ms  p99 {r['p99_us'] / 1000:7.3f} ms  errors {n}"
+    front = cpu_us_per_request(run, "front", clk_tck)
+    upstream = cpu_us_per_request(run, "upstream", clk_tck)
+    if front is not None:
+        line += f"  CPU/req: front {front:6.1f} us, upstream {upstream:6.1f} us"
+    if r["first_bad"]:
+        line += "  first: " + r["first_bad"][:160]
+    return line
+
+
+def first_line(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        text = (out.stdout or out.stderr).strip()
+        return text.splitlines()[0] if text else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine(loadavg_start):
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    try:
+        with open("/proc/loadavg") as f:
+            loadavg = f.read().split()[:3]
+    except OSError:
+        loadavg = []
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "memory_mib": mem_kib // 1024,
+        "loadavg_at_start": loadavg_start.split(),
+        "loadavg_at_end": loadavg,
+        "os": first_line(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "wrk": first_line(["wrk", "-v"]),
+    }
+
+
+def read_tsv(path, width):
+    rows = []
+    if not os.path.exists(path):
+        return rows
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            rows.append(parts + [""] * (width - len(parts)))
+    return rows
+
+
+def fmt_ms(us):
+    return f"{us / 1000:.3f}"
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--line" and sys.argv[3] == "--clk-tck":
+        print(progress_line(json.loads(sys.argv[2]), int(sys.argv[4])))
+        return 0
+    p = argparse.ArgumentParser()
+    for name in ("runs", "status", "rss", "out", "allow-fail", "connections", "message", "bastion",
+                 "bastion-build-type", "echo", "demo-agent", "command", "nice", "loadavg-start"):
+        p.add_argument("--" + name, default="")
+    for name in ("smoke", "clk-tck", "duration", "rounds", "wrk-threads", "warmup", "pin", "wrk-cpu",
+                 "server-cpu", "echo-threads"):
+        p.add_argument("--" + name, type=int, default=0)
+    a = p.parse_args()
+
+    allowed = {s for s in a.allow_fail.split(",") if s}
+    conns = [int(c) for c in a.connections.split()]
+    scenarios = []  # in the order they were selected
+    info = {}
+    for name, status, server, era, path, base, reason in read_tsv(a.status, 7):
+        info[name] = {"name": name, "status": status, "server": server, "era": era, "path": path,
+                      "baseline": base or None, "reason": reason or None, "runs": [], "summary": {}}
+        scenarios.append(name)
+
+    with open(a.runs) as f:
+        for line in f:
+            if line.strip():
+                run = json.loads(line)
+                if run["scenario"] in info:
+                    info[run["scenario"]]["runs"].append(run)
+
+    for s in info.values():
+        for c in conns:
+            runs = [r for r in s["runs"] if r["connections"] == c]
+            rs = [r["result"] for r in runs]
+            if not rs:
+                continue
+            cpu = {}
+            for role in ("front", "upstream"):
+                values = [v for v in (cpu_us_per_request(r, role, a.clk_tck) for r in runs) if v is not None]
+                cpu[role] = round(statistics.median(values), 1) if values else None
+            errors = {k: sum(r["errors"][k] for r in rs) for k in ERROR_KEYS}
+            s["summary"][str(c)] = {
+                "rounds": len(rs),
+                "rps": statistics.median(r["rps"] for r in rs),
+                "p50_us": statistics.median(r["p50_us"] for r in rs),
+                "p99_us": statistics.median(r["p99_us"] for r in rs),
+                "requests": sum(r["requests"] for r in rs),
+                "errors": errors,
+                "error_total": sum(errors.values()),
+                "first_bad": next((r["first_bad"] for r in rs if r["first_bad"]), None),
+                "cpu_us_per_request": cpu,
+            }
+
+    comparisons = []
+    for s in info.values():
+        base = info.get(s["baseline"] or "")
+        if not base:
+            continue
+        for c, m in s["summary"].items():
+            b = base["summary"].get(c)
+            if not b or not b["rps"]:
+                continue
+            comparisons.append({
+                "scenario": s["name"], "baseline": base["name"], "connections": int(c),
+                "throughput_ratio": round(m["rps"] / b["rps"], 3),
+                "added_p50_us": m["p50_us"] - b["p50_us"],
+                "added_p99_us": m["p99_us"] - b["p99_us"],
+                "front_cpu_us_per_request": m["cpu_us_per_request"]["front"],
+            })
+    comp = {(x["scenario"], x["connections"]): x for x in comparisons}
+
+    rss = {}
+    for server, phase, kib, pid in read_tsv(a.rss, 4):
+        if kib:
+            rss.setdefault(server, {})[phase + "_kib"] = int(kib)
+            rss[server]["pid"] = int(pid)
+
+    failures = []
+    for name in scenarios:
+        s = info[name]
+        problem = None
+        if s["status"] != "ok":
+            problem = f"{s['status']}: {s['reason'] or 'no reason recorded'}"
+        elif not s["summary"]:
+            problem = "no results"
+        else:
+            bad = {c: m["error_total"] for c, m in s["summary"].items() if m["error_total"]}
+            if bad:
+                first = next((m["first_bad"] for m in s["summary"].values() if m["first_bad"]), None)
+                problem = "errors " + ", ".join(f"c={c}: {n}" for c, n in bad.items()) + \
+                          (f"; first bad reply: {first}" if first else "")
+        if problem:
+            failures.append({"scenario": name, "problem": problem, "allowed": name in allowed})
+
+    doc = {
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": a.command,
+        # Read-only git queries: which source the binaries were presumably built from.
+        "git": {"commit": first_line(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"]),
+                "dirty": bool(first_line(["git", "--no-optional-locks", "-C", os.path.dirname(os.path.abspath(__file__)), "status", "--porcelain", "--untracked-files=no"]))},
+        "machine": machine(a.loadavg_start),
+        "clk_tck": a.clk_tck,
+        "config": {
+            "smoke": bool(a.smoke), "duration_s": a.duration, "rounds": a.rounds, "connections": conns,
+            "wrk_threads": a.wrk_threads, "warmup_s": a.warmup, "message": a.message,
+            "pinning": {"wrk_cpu": a.wrk_cpu, "server_cpu": a.server_cpu} if a.pin else None,
+            "echo_threads": a.echo_threads,
+            "nice": int(a.nice) if a.nice else None,
+        },
+        "binaries": {
+            "bastion": {"path": a.bastion, "build_type": a.bastion_build_type,
+                        "version": first_line([a.bastion, "version"]) if a.bastion else ""},
+            "echo": a.echo, "demo_agent": a.demo_agent,
+        },
+        "scenarios": [info[n] for n in scenarios],
+        "comparisons": comparisons,
+        "rss": rss,
+        "failures": failures,
+    }
+    with open(a.out, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+    # Markdown on stdout.
+    out = []
+    title = "smoke run" if a.smoke else f"median of {a.rounds} interleaved round(s), {a.duration} s per run"
+    out.append(f"### tools/call through Bastion vs direct ({title})\n")
+    out.append("| scenario | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req Bastion | CPU µs/req upstream "
+               "| baseline | ratio | added p50 ms |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    for c in conns:
+        for name in scenarios:
+            m = info[name]["summary"].get(str(c))
+            if not m:
+                continue
+            x = comp.get((name, c))
+            cpu = m["cpu_us_per_request"]
+            front = f"{cpu['front']:.1f}" if cpu["front"] and info[name]["server"] != "echo" else ""
+            upstream = f"{cpu['upstream']:.1f}" if cpu["upstream"] is not None else ""
+            out.append("| {} | {} | {:,.0f} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                name, c, m["rps"], fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]), m["error_total"], front, upstream,
+                x["baseline"] if x else "", f"{x['throughput_ratio']:.2f}" if x else "",
+                f"{x['added_p50_us'] / 1000:+.3f}" if x else ""))
+    if rss:
+        out.append("\n| process | idle RSS MiB | RSS after load MiB |")
+        out.append("|---|---:|---:|")
+        for server in sorted(rss):
+            r = rss[server]
+            cell = lambda k: f"{r[k] / 1024:.1f}" if k in r else ""
+            out.append(f"| {server} | {cell('idle_kib')} | {cell('after_load_kib')} |")
+    if failures:
+        out.append("\nScenarios that failed:")
+        for fl in failures:
+            out.append(f"- {fl['scenario']}{' (allowed to fail)' if fl['allowed'] else ''}: {fl['problem']}")
+    print("\n".join(out))
+    return 1 if any(not fl["allowed"] for fl in failures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
