@@ -19,7 +19,12 @@ json::array supported_versions_json() {
 }
 
 std::optional<std::string_view> meta_protocol_version(const Message& msg) {
-  const auto* params = msg.params();
+  return meta_protocol_version(msg.body);
+}
+
+std::optional<std::string_view> meta_protocol_version(const json::object& message) {
+  const auto* p = message.if_contains("params");
+  const auto* params = p ? p->if_object() : nullptr;
   if (!params) return std::nullopt;
   const auto* m = params->if_contains("_meta");
   if (!m || !m->is_object()) return std::nullopt;
@@ -32,10 +37,14 @@ std::string_view negotiate_stateful_version(std::string_view requested) {
   return is_stateful_version(requested) ? requested : latest_stateful_version;
 }
 
-std::optional<std::string_view> target_name(const Message& msg) {
-  const auto* params = msg.params();
+std::optional<std::string_view> target_name(const Message& msg) { return target_name(msg.body); }
+
+std::optional<std::string_view> target_name(const json::object& message) {
+  const auto* p = message.if_contains("params");
+  const auto* params = p ? p->if_object() : nullptr;
   if (!params) return std::nullopt;
-  auto method = msg.method();
+  const auto* m = message.if_contains("method");
+  std::string_view method = m && m->is_string() ? std::string_view(m->get_string()) : std::string_view();
   const char* key = nullptr;
   if (method == "tools/call" || method == "prompts/get") key = "name";
   else if (method == "resources/read" || method == "resources/subscribe" ||

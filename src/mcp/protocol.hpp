@@ -33,6 +33,7 @@ json::array supported_versions_json();
 
 // The protocol version a request names in params._meta, if any (2026 era marker).
 std::optional<std::string_view> meta_protocol_version(const Message& msg);
+std::optional<std::string_view> meta_protocol_version(const json::object& message);
 
 // Versions a client may ask for in initialize: the client's if supported, else our latest.
 std::string_view negotiate_stateful_version(std::string_view requested);
@@ -40,5 +41,6 @@ std::string_view negotiate_stateful_version(std::string_view requested);
 // Methods whose params name the target object (for Mcp-Name and federation routing).
 // tools/call -> params.name, prompts/get -> params.name, resources/* -> params.uri.
 std::optional<std::string_view> target_name(const Message& msg);
+std::optional<std::string_view> target_name(const json::object& message);
 
 }  // namespace bastion::mcp

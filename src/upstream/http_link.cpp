@@ -47,13 +47,11 @@ bool HttpLink::transmit(const json::object& message, const ForwardHeaders& forwa
   // Headers the transport needs: the negotiated version for 2025-era sessions, or the 2026-07-28
   // request metadata headers for stateless requests.
   http::McpHttpClient::Headers headers;
-  mcp::Message m;
-  m.body = message;
   auto method = message.if_contains("method");
-  if (auto stateless = mcp::meta_protocol_version(m)) {
+  if (auto stateless = mcp::meta_protocol_version(message)) {
     headers.emplace_back("MCP-Protocol-Version", std::string(*stateless));
     if (method && method->is_string()) headers.emplace_back("Mcp-Method", std::string(method->get_string()));
-    if (auto name = mcp::target_name(m)) headers.emplace_back("Mcp-Name", std::string(*name));
+    if (auto name = mcp::target_name(message)) headers.emplace_back("Mcp-Name", std::string(*name));
   } else if (auto info = server_info()) {
     if (auto* v = info->if_contains("protocolVersion"); v && v->is_string()) {
       headers.emplace_back("MCP-Protocol-Version", std::string(v->get_string()));

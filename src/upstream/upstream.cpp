@@ -299,7 +299,7 @@ std::optional<json::object> Upstream::server_info() const {
   return server_info_;
 }
 
-asio::awaitable<std::optional<json::array>> Upstream::catalog(std::string kind) {
+asio::awaitable<Upstream::Catalog> Upstream::catalog(std::string kind) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = catalog_.find(kind); it != catalog_.end()) co_return it->second;
@@ -311,10 +311,10 @@ asio::awaitable<std::optional<json::array>> Upstream::catalog(std::string kind) 
     dedicated = link != nullptr;
     if (dedicated && !co_await handshake(link, config_.start_timeout)) {
       co_await stop_link(link);
-      co_return std::nullopt;
+      co_return nullptr;
     }
   }
-  if (!link) co_return std::nullopt;
+  if (!link) co_return nullptr;
   std::string method = kind == "resourceTemplates" ? "resources/templates/list" : kind + "/list";
   json::array all;
   std::optional<std::string> cursor;
@@ -337,12 +337,13 @@ asio::awaitable<std::optional<json::array>> Upstream::catalog(std::string kind) 
     cursor = std::string(next->get_string());
   }
   if (dedicated) co_await stop_link(link);
-  if (!ok) co_return std::nullopt;
+  if (!ok) co_return nullptr;
+  auto shared = std::make_shared<const json::array>(std::move(all));
   {
     std::lock_guard lock(mutex_);
-    catalog_[kind] = all;
+    catalog_[kind] = shared;
   }
-  co_return all;
+  co_return shared;
 }
 
 void Upstream::invalidate_catalog(const std::string& kind) {

@@ -74,7 +74,9 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
 
   // The full catalog list (all pages) for "tools", "prompts", "resources" or "resourceTemplates",
   // cached until the upstream says it changed. nullopt when the upstream cannot answer.
-  boost::asio::awaitable<std::optional<json::array>> catalog(std::string kind);
+  // Shared and immutable: callers on the request path read it without copying.
+  using Catalog = std::shared_ptr<const json::array>;
+  boost::asio::awaitable<Catalog> catalog(std::string kind);
   void invalidate_catalog(const std::string& kind);
 
   void add_sink(std::weak_ptr<NotificationSink> sink);
@@ -90,7 +92,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   std::vector<std::shared_ptr<Link>> replicas_;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> replica_exit_;  // signalled on exit
   std::optional<json::object> server_info_;
-  std::map<std::string, json::array> catalog_;
+  std::map<std::string, Catalog> catalog_;
   std::vector<std::weak_ptr<NotificationSink>> sinks_;
   std::uint64_t restarts_ = 0;
   std::string last_error_;

@@ -82,7 +82,13 @@ Router::Router(const core::Config& config,
     : config_(config),
       upstreams_(std::move(upstreams)),
       federation_(config.federation, config.upstreams),
-      records_(std::move(records)) {}
+      records_(std::move(records)) {
+  for (const auto& u : config.upstreams) {
+    passthrough_.emplace(u.name, Federation(core::FederationConfig{config.federation.separator,
+                                                                   core::FederationConfig::Prefix::never},
+                                            {u}));
+  }
+}
 
 json::object Router::merged_capabilities() const {
   // The federated endpoint always serves tools and the four lists (possibly empty), so it
@@ -440,10 +446,7 @@ asio::awaitable<std::optional<json::object>> Router::tool_schema(const std::stri
     upstream_name = target->upstream;
     name = target->name;
   } else {
-    auto& up = *upstreams_.at(route);
-    Federation passthrough(core::FederationConfig{config_.federation.separator, core::FederationConfig::Prefix::never},
-                           {up.config()});
-    auto target = passthrough.resolve(exposed, true);
+    auto target = passthrough_.at(route).resolve(exposed, true);
     if (!target) co_return std::nullopt;
     name = target->name;
   }
@@ -484,12 +487,12 @@ asio::awaitable<json::object> Router::discover(const std::string& route) {
 }
 
 asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session, Message request,
-                                          std::shared_ptr<EventStream> stream) {
+                                          std::shared_ptr<EventStream> stream, std::size_t request_bytes) {
   auto started = std::chrono::steady_clock::now();
   InteractionRecord record;
   record.method = std::string(request.method());
   record.upstream = session->route();
-  record.request_bytes = json::serialize(request.body).size();
+  record.request_bytes = request_bytes;
   if (record.method == "tools/call" && request.params()) {
     if (auto* a = request.params()->if_contains("arguments")) record.arguments = *a;
     if (auto* n = request.params()->if_contains("name"); n && n->is_string()) record.tool = n->get_string();
@@ -503,9 +506,7 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
     response = co_await federated_route(session, std::move(request), stream, record);
   } else {
     auto& up = *upstreams_.at(session->route());
-    auto passthrough = Federation(core::FederationConfig{config_.federation.separator,
-                                                         core::FederationConfig::Prefix::never},
-                                  {up.config()});
+    const auto& passthrough = passthrough_.at(up.name());
     bool filter_tools = record.method == "tools/list";
     if (record.method == "tools/call") {
       auto* name = request.params() ? request.params()->if_contains("name") : nullptr;

@@ -47,7 +47,8 @@ class Router {
   // Runs one request to completion, appending every message for the client to `stream` (related
   // notifications, server->client requests, and the final response), then ends the stream.
   boost::asio::awaitable<void> run_request(std::shared_ptr<ClientSession> session, Message request,
-                                           std::shared_ptr<EventStream> stream);
+                                           std::shared_ptr<EventStream> stream,
+                                           std::size_t request_bytes = 0);
   // Client notifications and responses: no reply is owed to the client.
   void handle_notification(const std::shared_ptr<ClientSession>& session, const Message& message);
   void handle_response(const std::shared_ptr<ClientSession>& session, const Message& message);
@@ -82,6 +83,7 @@ class Router {
   core::Config config_;
   std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams_;
   Federation federation_;
+  std::map<std::string, Federation> passthrough_;  // per upstream: its filters, no prefixes
   std::shared_ptr<RecordSink> records_;
 };
 

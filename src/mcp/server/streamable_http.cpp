@@ -115,8 +115,8 @@ class ListenSink final : public upstream::NotificationSink {
 
 // The frame owns the router, so a configuration reload cannot pull it from under the call.
 asio::awaitable<void> run_detached(std::shared_ptr<Router> router, std::shared_ptr<ClientSession> session,
-                                   Message request, std::shared_ptr<EventStream> stream) {
-  co_await router->run_request(std::move(session), std::move(request), std::move(stream));
+                                   Message request, std::shared_ptr<EventStream> stream, std::size_t bytes) {
+  co_await router->run_request(std::move(session), std::move(request), std::move(stream), bytes);
 }
 
 }  // namespace
@@ -187,9 +187,18 @@ asio::awaitable<void> StreamableHttpEndpoint::reply_from_stream(net::Request& re
       bool gap = false;
       auto events = stream->since(cursor, gap);
       if (done && events.size() == 1) {
-        auto body = json::parse(events.front().data);
-        auto status = stateless ? stateless_status_for(body.as_object()) : http::status::ok;
-        auto res = json_response(status, body);
+        // Forward the serialized response as it is; parse it only when a 2026 error needs an
+        // HTTP status of its own.
+        auto status = http::status::ok;
+        if (stateless && events.front().data.find("\"error\"") != std::string::npos) {
+          boost::system::error_code ec;
+          auto body = json::parse(events.front().data, ec);
+          if (!ec && body.is_object()) status = stateless_status_for(body.as_object());
+        }
+        net::Response res{status, 11};
+        res.set(http::field::content_type, "application/json");
+        res.set(http::field::cache_control, "no-store");
+        res.body() = std::move(events.front().data);
         if (!session->stateless()) res.set("Mcp-Session-Id", session->id());
         stream->mark_delivered(events.front().seq);
         co_await writer.send(std::move(res));
@@ -367,7 +376,8 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
     // The call belongs to the session, not to this connection: a client that drops the
     // connection can resume the stream with Last-Event-ID (2025 disconnects are not cancels).
     asio::co_spawn(co_await asio::this_coro::executor,
-                   run_detached(router, session, std::move(requests.front()), stream), asio::detached);
+                   run_detached(router, session, std::move(requests.front()), stream, request.body().size()),
+                   asio::detached);
     co_await reply_from_stream(request, writer, session, stream, 0, true);
     co_return;
   }
@@ -499,7 +509,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& req
   auto stream = std::make_shared<EventStream>(1, 1 << 16);
   // Tied together: if the client closes the stream, the handler is cancelled and with it the
   // upstream call (2026 semantics: closing is cancelling).
-  co_await (router->run_request(session, std::move(message), stream) &&
+  co_await (router->run_request(session, std::move(message), stream, request.body().size()) &&
             reply_from_stream(request, writer, session, stream, 0, true));
 }
 
