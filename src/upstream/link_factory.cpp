@@ -2,24 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include <map>
-#include <mutex>
 
 #include "upstream/http_link.hpp"
 #include "upstream/stdio_link.hpp"
 
 namespace bastion::upstream {
 
-namespace {
-
-// One keep-alive pool per distinct trust configuration, shared by all HTTP links.
-std::shared_ptr<net::client::HttpClientPool> pool_for(boost::asio::any_io_executor ex,
-                                                      const core::UpstreamConfig& config) {
-  static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<net::client::HttpClientPool>> pools;
-  std::lock_guard lock(mutex);
-  auto key = config.ca_file.value_or("");
-  if (auto it = pools.find(key); it != pools.end()) return it->second;
+std::shared_ptr<net::client::HttpClientPool> make_http_pool(boost::asio::any_io_executor ex,
+                                                            const core::UpstreamConfig& config) {
   net::client::PoolOptions options;
   options.ca_file = config.ca_file;
   // Keep as many idle keep-alive connections as a busy gateway has calls in flight; a small
@@ -31,14 +21,11 @@ std::shared_ptr<net::client::HttpClientPool> pool_for(boost::asio::any_io_execut
     spdlog::error("[upstream {}] cannot set up TLS: {}", config.name, created.error().message());
     return nullptr;
   }
-  pools[key] = *created;
   return *created;
 }
 
-}  // namespace
-
 std::shared_ptr<Link> make_link(boost::asio::any_io_executor ex, const core::UpstreamConfig& config,
-                                int replica) {
+                                int replica, const std::shared_ptr<net::client::HttpClientPool>& pool) {
   if (config.is_stdio()) return std::make_shared<StdioLink>(ex, config, replica);
   std::vector<std::pair<std::string, std::string>> headers;
   if (config.headers_file) {
@@ -50,9 +37,8 @@ std::shared_ptr<Link> make_link(boost::asio::any_io_executor ex, const core::Ups
     }
     headers = std::move(*read);
   }
-  auto pool = pool_for(ex, config);
   if (!pool) return nullptr;
-  return std::make_shared<HttpLink>(ex, config, std::move(pool), std::move(headers));
+  return std::make_shared<HttpLink>(ex, config, pool, std::move(headers));
 }
 
 StartResult start_link(const std::shared_ptr<Link>& link) {

@@ -4,12 +4,18 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "net/client/http_client.hpp"
 #include "upstream/link.hpp"
 
 namespace bastion::upstream {
 
+// The keep-alive pool an HTTP upstream's links share (nullptr, logged, when TLS setup fails).
+// Owned by the upstream, so it goes away with it, before the io_context.
+std::shared_ptr<net::client::HttpClientPool> make_http_pool(boost::asio::any_io_executor ex,
+                                                            const core::UpstreamConfig& config);
+
 std::shared_ptr<Link> make_link(boost::asio::any_io_executor ex, const core::UpstreamConfig& config,
-                                int replica);
+                                int replica, const std::shared_ptr<net::client::HttpClientPool>& pool);
 
 struct StartResult {
   bool ok = false;

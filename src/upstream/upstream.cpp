@@ -124,7 +124,9 @@ asio::awaitable<bool> handshake(std::shared_ptr<Link> link, std::chrono::millise
 }
 
 Upstream::Upstream(asio::any_io_executor ex, core::UpstreamConfig config)
-    : ex_(asio::make_strand(ex)), config_(std::move(config)) {}
+    : ex_(asio::make_strand(ex)), config_(std::move(config)) {
+  if (!config_.is_stdio()) http_pool_ = make_http_pool(ex, config_);
+}
 
 asio::awaitable<void> Upstream::start() {
   if (per_client()) {
@@ -174,7 +176,7 @@ asio::awaitable<void> Upstream::run_replica(std::size_t slot) {
       std::lock_guard lock(mutex_);
       if (stopping_) co_return;
     }
-    auto link = make_link(ex_, config_, next_replica_id_++);
+    auto link = make_link(ex_, config_, next_replica_id_++, http_pool_);
     std::string error;
     auto started = std::chrono::steady_clock::now();
     if (!link) {
@@ -262,6 +264,7 @@ asio::awaitable<void> Upstream::stop() {
   for (auto& l : links) {
     if (l) co_await stop_link(l);
   }
+  if (http_pool_) http_pool_->close_idle();
 }
 
 std::shared_ptr<Link> Upstream::pick_shared() {
@@ -283,7 +286,7 @@ std::shared_ptr<Link> Upstream::create_dedicated() {
     std::lock_guard lock(mutex_);
     id = next_replica_id_++;
   }
-  auto link = make_link(ex_, config_, id);
+  auto link = make_link(ex_, config_, id, http_pool_);
   if (!link) return nullptr;
   auto started = start_link(link);
   if (!started) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "net/client/http_client.hpp"
 #include "upstream/link.hpp"
 #include "upstream/stdio/restart_backoff.hpp"
 
@@ -89,6 +90,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   boost::asio::any_io_executor ex_;
   core::UpstreamConfig config_;
   mutable std::mutex mutex_;
+  std::shared_ptr<net::client::HttpClientPool> http_pool_;  // HTTP upstreams only
   std::vector<std::shared_ptr<Link>> replicas_;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> replica_exit_;  // signalled on exit
   std::optional<json::object> server_info_;

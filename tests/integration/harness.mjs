@@ -1,7 +1,7 @@
 // Test harness: starts the real bastion binary on ephemeral loopback ports with a generated
 // config, waits for its ready file (an event, not a sleep), and stops it by PID.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,10 @@ export async function startBastion(config, { timeoutMs = 20000 } = {}) {
       const result = await exited;
       clearTimeout(killTimer);
       rmSync(dir, { recursive: true, force: true });
+      // A clean shutdown is part of every test: a crash or sanitizer report while stopping fails it.
+      if (signal === 'SIGTERM' && result !== 0) {
+        throw new Error(`bastion did not exit cleanly on SIGTERM (${result}):\n${logs.slice(-4000)}`);
+      }
       return result;
     },
   };
@@ -151,3 +155,18 @@ export async function startEverythingHttp(mode = 'streamableHttp') {
     },
   };
 }
+
+// Every child process of `pid` (children are listed per thread that forked them).
+export function childrenOf(pid) {
+  const { readdirSync: ls, readFileSync: read } = require_fs();
+  const out = [];
+  for (const tid of ls(`/proc/${pid}/task`)) {
+    try {
+      for (const c of read(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) {
+        if (c) out.push(Number(c));
+      }
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return out.filter((n) => n > 0);
+}
+function require_fs() { return { readdirSync, readFileSync }; }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASTION, startBastion, demoAgent, post, stateless, statelessHeaders } from './harness.mjs';
+import { BASTION, startBastion, demoAgent, post, stateless, statelessHeaders, childrenOf } from './harness.mjs';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bastion-proc-'));
 
@@ -53,7 +53,7 @@ test('drops root to run_as before serving and hands it the data directory', asyn
     const uids = status.match(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m).slice(1).map(Number);
     assert.ok(uids.every((u) => u !== 0), `still root: ${uids}`);
     assert.match(status, /^NoNewPrivs:\s+1/m);
-    const children = readFileSync(`/proc/${bastion.proc.pid}/task/${bastion.proc.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const children = childrenOf(bastion.proc.pid);
     assert.ok(children.length > 0, 'the demo agent runs as a child');
     for (const pid of children) {
       const cs = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -96,7 +96,8 @@ test('a crashing upstream fails its call clearly, is restarted, and serves again
     assert.equal(first.json.result.content[0].text, 'before');
     // Kill the replica under a slow call: the client gets a JSON-RPC error, never a hang.
     const slow = call(2, 'slow', { ms: 5000 });
-    const pid = Number(readFileSync(`/proc/${bastion.proc.pid}/task/${bastion.proc.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    const [pid] = childrenOf(bastion.proc.pid);
+    assert.ok(pid > 0, 'the demo agent runs as a child');
     await new Promise((r) => setTimeout(r, 200));
     process.kill(pid, 'SIGKILL');
     const failed = await slow;
@@ -131,7 +132,8 @@ test('per-call timeout answers -32001 and cancels upstream', async () => {
 
 test('SIGTERM lets an in-flight call finish, then exits 0 with no child left', async () => {
   const bastion = await startBastion({ shutdown_grace: '5s', upstreams: { demo: demoAgent() } });
-  const children = readFileSync(`/proc/${bastion.proc.pid}/task/${bastion.proc.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  const children = childrenOf(bastion.proc.pid);
+  assert.ok(children.length > 0);
   const inflight = post(`${bastion.base}/mcp/demo`, stateless('tools/call', { name: 'slow', arguments: { ms: 800 } }, 1),
     statelessHeaders('tools/call', 'slow'));
   await new Promise((r) => setTimeout(r, 200));

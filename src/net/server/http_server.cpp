@@ -121,6 +121,48 @@ asio::awaitable<void> watch_disconnect(beast::tcp_stream& stream, beast::flat_bu
   }
 }
 
+// Reads (and drops) what the client sent, answers 503 and closes gracefully, so the client
+// sees the reply instead of a reset. Bounded by a one-second deadline.
+asio::awaitable<void> refuse_overload(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(std::chrono::seconds(1));
+  beast::flat_buffer buffer;
+  co_await stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+  auto res = text_response(http::status::service_unavailable, "too many connections");
+  res.set(http::field::connection, "close");
+  res.set(http::field::retry_after, "1");
+  co_await http::async_write(stream, res, use_tuple);
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  // Give the client a moment to read before the close, draining what it still sends.
+  for (int i = 0; i < 4; ++i) {
+    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+    if (rec) break;
+    buffer.consume(buffer.size());
+  }
+}
+
+// Reads the request header within `timeout` without closing the stream on expiry (the caller
+// still has to say 408).
+asio::awaitable<boost::system::error_code> read_header_within(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                              http::request_parser<http::string_body>& parser,
+                                                              std::chrono::milliseconds timeout) {
+  asio::steady_timer timer(stream.get_executor(), timeout);
+  auto result = co_await (http::async_read_header(stream, buffer, parser, use_tuple) ||
+                          timer.async_wait(use_tuple));
+  if (result.index() == 1) co_return beast::error::timeout;
+  co_return std::get<0>(std::get<0>(result));
+}
+
+asio::awaitable<boost::system::error_code> read_body_within(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                            http::request_parser<http::string_body>& parser,
+                                                            std::chrono::milliseconds timeout) {
+  asio::steady_timer timer(stream.get_executor(), timeout);
+  auto result = co_await (http::async_read(stream, buffer, parser, use_tuple) || timer.async_wait(use_tuple));
+  if (result.index() == 1) co_return beast::error::timeout;
+  co_return std::get<0>(std::get<0>(result));
+}
+
 }  // namespace
 
 Response text_response(http::status status, std::string_view body, unsigned version) {
@@ -178,13 +220,9 @@ asio::awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     if (connections_.load() >= limits_.max_connections) {
-      boost::system::error_code ignored;
-      auto res = text_response(http::status::service_unavailable, "too many connections");
-      res.set(http::field::connection, "close");
-      res.set(http::field::retry_after, "1");
-      socket.non_blocking(false, ignored);
-      http::write(socket, res, ignored);  // best effort, small
-      socket.close(ignored);
+      // Over the cap: answer 503 from a small bounded coroutine (not counted as a connection).
+      auto ex = socket.get_executor();
+      asio::co_spawn(ex, refuse_overload(std::move(socket)), asio::detached);
       continue;
     }
     auto ex = socket.get_executor();
@@ -248,13 +286,9 @@ asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
     parser.body_limit(limits_.max_body_bytes);
-    stream.expires_after(limits_.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-    if (!hec && !parser.is_done()) {
-      stream.expires_after(limits_.header_timeout);
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      hec = bec;
-    }
+    stream.expires_never();  // our own timers, so a late client still gets its 408
+    auto hec = co_await read_header_within(stream, buffer, parser, limits_.header_timeout);
+    if (!hec && !parser.is_done()) hec = co_await read_body_within(stream, buffer, parser, limits_.header_timeout);
     if (hec) {
       http::status status = http::status::bad_request;
       std::string message = "malformed HTTP request";
