@@ -202,7 +202,13 @@ stop_pid() {  # TERM, then KILL after 5 s; its children (stdio agents) must be g
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
-  wait "$pid" 2>/dev/null || true
+  local status=0
+  wait "$pid" 2>/dev/null || status=$?
+  # A server that crashes or dies by a signal on SIGTERM is a failure, not noise.
+  if [ "$status" -ne 0 ] && [ "$status" -ne 143 ]; then
+    log "pid $pid exited with status $status on SIGTERM"
+    STOP_FAILED=1
+  fi
   for kid in $kids; do
     if alive "$kid"; then
       log "child $kid of $pid outlived it; stopping it"
@@ -213,7 +219,9 @@ stop_pid() {  # TERM, then KILL after 5 s; its children (stdio agents) must be g
 # shellcheck disable=SC2317
 cleanup() {
   local rc=$? i
+  STOP_FAILED=0
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
+  if [ "$STOP_FAILED" = 1 ] && [ "$rc" = 0 ]; then rc=1; fi
   if [ "$keep_temp" = 1 ] || [ "$rc" = 1 ]; then  # a failed run keeps its logs for a look
     log "temp dir kept: $tmp"
   else
