@@ -39,6 +39,15 @@ def progress_line(run, clk_tck):
     return line
 
 
+def repo_relative(path):
+    """Paths under the repository are recorded relative to it (no machine paths in results)."""
+    if not path:
+        return path
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    full = os.path.abspath(path)
+    return os.path.relpath(full, root) if full.startswith(root + os.sep) else os.path.basename(full)
+
+
 def first_line(cmd):
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
@@ -207,9 +216,9 @@ def main():
             "nice": int(a.nice) if a.nice else None,
         },
         "binaries": {
-            "bastion": {"path": a.bastion, "build_type": a.bastion_build_type,
+            "bastion": {"path": repo_relative(a.bastion), "build_type": a.bastion_build_type,
                         "version": first_line([a.bastion, "version"]) if a.bastion else ""},
-            "echo": a.echo, "demo_agent": a.demo_agent,
+            "echo": repo_relative(a.echo), "demo_agent": repo_relative(a.demo_agent),
         },
         "scenarios": [info[n] for n in scenarios],
         "comparisons": comparisons,

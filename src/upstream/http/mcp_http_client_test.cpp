@@ -1,7 +1,7 @@
 // Integration tests for McpHttpClient:
 //  * against the real @modelcontextprotocol/server-everything (streamable HTTP and legacy SSE),
 //    started as a child process bound to 127.0.0.1 (skipped when the npm package is missing;
-//    BASTION_NPM_DIR points at the folder holding node_modules, default /tmp/npmt);
+//    BASTION_NPM_DIR points at the folder holding node_modules, set by ctest to tests/integration);
 //  * against a scripted in-process HTTP server for what server-everything never does
 //    (SSE polling/resumption, 404 session expiry, error bodies, hostile legacy endpoints).
 #include "upstream/http/mcp_http_client.hpp"
@@ -58,7 +58,7 @@ struct NodeInstall {
 
 std::optional<NodeInstall> find_server_everything(std::string& why) {
   const char* env = std::getenv("BASTION_NPM_DIR");
-  const std::filesystem::path npm = env && *env ? env : "/tmp/npmt";
+  const std::filesystem::path npm = env && *env ? env : "tests/integration";
   const auto script = npm / "node_modules/@modelcontextprotocol/server-everything/dist/index.js";
   if (!std::filesystem::exists(script)) {
     why = "@modelcontextprotocol/server-everything not installed under " + npm.string() +
@@ -301,6 +301,8 @@ class EverythingStreamableTest : public McpHttpClientTestBase {
     server_ = nullptr;
   }
   void SetUp() override {
+    // Under ctest BASTION_NPM_DIR is always set: a missing peer is then a failure, not a skip.
+    if (!server_ && std::getenv("BASTION_NPM_DIR")) FAIL() << skip_reason_;
     if (!server_) GTEST_SKIP() << skip_reason_;
     ASSERT_TRUE(start_error_.empty()) << start_error_;
   }
