@@ -1,5 +1,7 @@
 #include "demo/agent_process.hpp"
 
+#include "demo/json_rpc.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -254,29 +256,17 @@ std::optional<long> AgentProcess::rss_kib() const {
   return std::nullopt;
 }
 
+// The test speaks the agent's own wire format: build messages with the agent's builders.
 json::object request(const json::value& id, std::string_view method, json::object params) {
-  json::object out;
-  out["jsonrpc"] = "2.0";
-  out["id"] = id;
-  out["method"] = method;
-  out["params"] = std::move(params);
-  return out;
+  return jsonrpc::make_request(id, method, std::move(params));
 }
 
 json::object notification(std::string_view method, json::object params) {
-  json::object out;
-  out["jsonrpc"] = "2.0";
-  out["method"] = method;
-  out["params"] = std::move(params);
-  return out;
+  return jsonrpc::make_notification(method, std::move(params));
 }
 
 json::object reply(const json::value& id, json::object result) {
-  json::object out;
-  out["jsonrpc"] = "2.0";
-  out["id"] = id;
-  out["result"] = std::move(result);
-  return out;
+  return jsonrpc::make_result(id, std::move(result));
 }
 
 bool has_method(const json::object& message, std::string_view method) {

@@ -623,7 +623,7 @@ void Router::handle_response(const std::shared_ptr<ClientSession>& session, cons
 
 asio::awaitable<void> Router::close_session(std::shared_ptr<ClientSession> session) {
   for (auto& [name, link] : session->take_dedicated()) co_await upstream::stop_link(link);
-  session->standalone_stream()->end();
+  if (auto standalone = session->standalone_stream()) standalone->end();
 }
 
 }  // namespace bastion::mcp

@@ -14,7 +14,8 @@ int log_level_rank(std::string_view level) {
 ClientSession::ClientSession(std::string id, std::string route, std::size_t replay_events)
     : id_(std::move(id)), route_(std::move(route)), replay_events_(replay_events) {
   touch();
-  streams_[0] = std::make_shared<EventStream>(0, replay_events_);
+  // Only a 2025-era session has a standalone (GET) stream; stateless requests never use one.
+  if (!id_.empty()) streams_[0] = std::make_shared<EventStream>(0, replay_events_);
 }
 
 ClientSession::~ClientSession() = default;
