@@ -8,9 +8,11 @@ want_test=0
 
 packages="build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
-  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev libgtest-dev libgmock-dev"
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev libpq-dev libhiredis-dev
+  libgtest-dev libgmock-dev libbenchmark-dev"
 if [ "$want_test" = 1 ]; then
-  packages="$packages curl procps wrk"
+  packages="$packages curl procps wrk postgresql redis-server pebble sslscan testssl.sh slowhttptest
+    prometheus prometheus-alertmanager"
   command -v node >/dev/null 2>&1 || packages="$packages nodejs"
   command -v npm >/dev/null 2>&1 || packages="$packages npm"
 fi
