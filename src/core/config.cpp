@@ -8,115 +8,13 @@
 #include <set>
 #include <sstream>
 
+#include "core/config_reader.hpp"
 #include "core/units.hpp"
 
 namespace bastion::core {
-namespace {
+using namespace detail;
 
-// Walks YAML nodes, collecting "FILE:LINE: message" errors instead of stopping at the first.
-class Reader {
- public:
-  Reader(std::string source, ConfigErrors& errors) : source_(std::move(source)), errors_(errors) {}
-
-  void error(const YAML::Node& at, const std::string& message) {
-    int line = at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
-    errors_.messages.push_back(source_ + ":" + std::to_string(line) + ": " + message);
-  }
-
-  // Every key of `map` must be in `allowed`; reports unknown ones.
-  bool expect_map(const YAML::Node& node, const std::string& path,
-                  std::initializer_list<std::string_view> allowed) {
-    if (!node.IsMap()) {
-      error(node, path + ": expected a mapping");
-      return false;
-    }
-    for (const auto& kv : node) {
-      auto key = kv.first.Scalar();
-      bool known = false;
-      for (auto a : allowed) known = known || a == key;
-      if (!known) error(kv.first, "unknown key '" + (path.empty() ? key : path + "." + key) + "'");
-    }
-    return true;
-  }
-
-  std::optional<std::string> string(const YAML::Node& node, const std::string& path) {
-    if (!node.IsScalar()) {
-      error(node, path + ": expected a string");
-      return std::nullopt;
-    }
-    return node.Scalar();
-  }
-
-  void read(const YAML::Node& node, const std::string& path, std::string& out) {
-    if (auto v = string(node, path)) out = *v;
-  }
-
-  void read(const YAML::Node& node, const std::string& path, bool& out) {
-    auto v = string(node, path);
-    if (!v) return;
-    if (*v == "true" || *v == "yes" || *v == "on") out = true;
-    else if (*v == "false" || *v == "no" || *v == "off") out = false;
-    else error(node, path + ": expected true or false, got '" + *v + "'");
-  }
-
-  template <class Int>
-  void read_int(const YAML::Node& node, const std::string& path, Int& out, Int min, Int max) {
-    auto v = string(node, path);
-    if (!v) return;
-    try {
-      std::size_t used = 0;
-      long long parsed = std::stoll(*v, &used);
-      if (used != v->size() || parsed < static_cast<long long>(min) ||
-          parsed > static_cast<long long>(max)) {
-        throw std::out_of_range("range");
-      }
-      out = static_cast<Int>(parsed);
-    } catch (const std::exception&) {
-      error(node, path + ": expected an integer between " + std::to_string(min) + " and " +
-                      std::to_string(max) + ", got '" + *v + "'");
-    }
-  }
-
-  void read_duration(const YAML::Node& node, const std::string& path, milliseconds& out) {
-    auto v = string(node, path);
-    if (!v) return;
-    if (auto d = parse_duration(*v)) out = *d;
-    else error(node, path + ": expected a duration such as 250ms, 10s or 5m, got '" + *v + "'");
-  }
-
-  void read_size(const YAML::Node& node, const std::string& path, std::uint64_t& out) {
-    auto v = string(node, path);
-    if (!v) return;
-    if (auto s = parse_size(*v)) out = *s;
-    else error(node, path + ": expected a size such as 4MiB or 512KiB, got '" + *v + "'");
-  }
-
-  void read_list(const YAML::Node& node, const std::string& path, std::vector<std::string>& out) {
-    if (!node.IsSequence()) {
-      error(node, path + ": expected a list");
-      return;
-    }
-    out.clear();
-    for (const auto& item : node) {
-      if (auto v = string(item, path + "[]")) out.push_back(*v);
-    }
-  }
-
-  void read_string_map(const YAML::Node& node, const std::string& path,
-                       std::map<std::string, std::string>& out) {
-    if (!node.IsMap()) {
-      error(node, path + ": expected a mapping");
-      return;
-    }
-    for (const auto& kv : node) {
-      if (auto v = string(kv.second, path + "." + kv.first.Scalar())) out[kv.first.Scalar()] = *v;
-    }
-  }
-
- private:
-  std::string source_;
-  ConfigErrors& errors_;
-};
+namespace detail {
 
 // HOST:PORT where HOST is a name, an IPv4 address or a bracketed IPv6 address.
 bool valid_address(const std::string& address) {
@@ -141,6 +39,10 @@ bool valid_address(const std::string& address) {
   return allowed(host, ".-");
 }
 
+}  // namespace detail
+
+namespace {
+
 // Upstream names: letters, digits, '_', '.', '-'; starting with a letter or digit; up to 64.
 bool valid_upstream_name(const std::string& name) {
   if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
@@ -150,33 +52,13 @@ bool valid_upstream_name(const std::string& name) {
   return true;
 }
 
-void read_listener(Reader& r, const YAML::Node& node, const std::string& path, ListenerConfig& out,
-                   std::optional<std::string>* token_file = nullptr) {
-  if (token_file) {
-    if (!r.expect_map(node, path, {"address", "token_file"})) return;
-    if (node["token_file"]) {
-      std::string file;
-      r.read(node["token_file"], path + ".token_file", file);
-      *token_file = file;
-    }
-  } else if (!r.expect_map(node, path, {"address"})) {
-    return;
-  }
-  if (node["address"]) {
-    r.read(node["address"], path + ".address", out.address);
-    if (!valid_address(out.address)) {
-      r.error(node["address"], path + ".address: expected HOST:PORT, got '" + out.address + "'");
-    }
-  }
-}
-
 void read_upstream(Reader& r, const std::string& name, const YAML::Node& node, UpstreamConfig& up) {
   const std::string path = "upstreams." + name;
   up.name = name;
   up.source_line = node.Mark().line + 1;
   if (!r.expect_map(node, path,
                     {"command", "args", "env", "replicas", "sessions", "url", "headers_file",
-                     "ca_file", "timeout", "start_timeout", "tools"})) {
+                     "ca_file", "timeout", "start_timeout", "tools", "rlimits"})) {
     return;
   }
   if (node["command"]) r.read(node["command"], path + ".command", up.command);
@@ -210,6 +92,7 @@ void read_upstream(Reader& r, const std::string& name, const YAML::Node& node, U
       if (tools["rename"]) r.read_string_map(tools["rename"], path + ".tools.rename", up.tools.rename);
     }
   }
+  if (node["rlimits"]) read_rlimits(r, node["rlimits"], path + ".rlimits", up.rlimits);
   if (up.command.empty() == up.url.empty()) {
     r.error(node, path + ": set exactly one of 'command' (stdio) or 'url' (Streamable HTTP)");
   }
@@ -222,26 +105,15 @@ void read_root(Reader& r, const YAML::Node& root, Config& c) {
   if (root.IsNull()) return;  // an empty file means all defaults
   if (!r.expect_map(root, "",
                     {"run_as", "data_dir", "shutdown_grace", "listen", "limits", "origins",
-                     "federation", "upstreams", "log"})) {
+                     "federation", "headers", "rate_limits", "auth", "upstreams", "store", "redis",
+                     "telemetry", "tags", "log"})) {
     return;
   }
   if (root["run_as"]) r.read(root["run_as"], "run_as", c.run_as);
   if (root["data_dir"]) r.read(root["data_dir"], "data_dir", c.data_dir);
   if (root["shutdown_grace"]) r.read_duration(root["shutdown_grace"], "shutdown_grace", c.shutdown_grace);
 
-  if (auto listen = root["listen"]) {
-    if (r.expect_map(listen, "listen", {"public", "admin"})) {
-      if (listen["public"]) read_listener(r, listen["public"], "listen.public", c.listen.public_listener);
-      if (auto admin = listen["admin"]) {
-        if (admin.IsNull() || (admin.IsScalar() && admin.Scalar() == "off")) {
-          c.listen.admin.reset();
-        } else {
-          c.listen.admin = ListenerConfig{"127.0.0.1:8123"};
-          read_listener(r, admin, "listen.admin", *c.listen.admin, &c.listen.admin_token_file);
-        }
-      }
-    }
-  }
+  if (auto listen = root["listen"]) read_listen(r, listen, c);
   if (auto limits = root["limits"]) {
     auto& l = c.limits;
     if (r.expect_map(limits, "limits",
@@ -283,6 +155,13 @@ void read_root(Reader& r, const YAML::Node& root, Config& c) {
       }
     }
   }
+  if (auto headers = root["headers"]) read_headers(r, headers, c.headers);
+  if (auto zones = root["rate_limits"]) read_rate_limits(r, zones, c.rate_limits);
+  if (auto auth = root["auth"]) read_auth(r, auth, c.auth);
+  if (auto store = root["store"]) read_store(r, store, c.store);
+  if (auto redis = root["redis"]) read_redis(r, redis, c.redis);
+  if (auto telemetry = root["telemetry"]) read_telemetry(r, telemetry, c.telemetry);
+  if (auto tags = root["tags"]) read_tags(r, tags, c.tags);
   if (auto ups = root["upstreams"]) {
     if (!ups.IsMap()) {
       r.error(ups, "upstreams: expected a mapping of name to upstream");
@@ -340,7 +219,7 @@ bool UpstreamConfig::operator==(const UpstreamConfig& o) const {
   return name == o.name && command == o.command && args == o.args && env == o.env &&
          replicas == o.replicas && sessions == o.sessions && url == o.url &&
          headers_file == o.headers_file && ca_file == o.ca_file && timeout == o.timeout &&
-         start_timeout == o.start_timeout && tools == o.tools;
+         start_timeout == o.start_timeout && tools == o.tools && rlimits == o.rlimits;
 }
 
 const UpstreamConfig* Config::find_upstream(std::string_view name) const {
@@ -361,6 +240,15 @@ void validate(const Config& config, ConfigErrors& errors) {
       errors.messages.push_back(config.source + ":" + std::to_string(u.source_line) + ": upstreams." +
                                 u.name + ": name contains the federation separator '" +
                                 config.federation.separator + "'");
+    }
+  }
+  if (config.listen.admin && !config.listen.admin_token_file) {
+    const auto& a = config.listen.admin->address;
+    auto host = a.substr(0, a.rfind(':'));
+    const bool loopback = host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+    if (!loopback) {
+      errors.messages.push_back(config.source + ":0: listen.admin.token_file: required when the admin listener (" +
+                                a + ") is not on loopback");
     }
   }
   const auto& pub = config.listen.public_listener.address;

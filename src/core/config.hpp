@@ -17,10 +17,130 @@ struct ListenerConfig {
   std::string address;  // "host:port"; port 0 picks a free port (tests)
 };
 
+// Let's Encrypt (or any RFC 8555 CA): certificates obtained and renewed by Bastion itself.
+struct AcmeConfig {
+  std::string directory_url = "https://acme-v02.api.letsencrypt.org/directory";
+  std::string email;
+  std::vector<std::string> domains;
+  std::optional<std::string> ca_file;  // extra CA to trust for the ACME server (tests: Pebble)
+  milliseconds retry_min{60'000};      // first backoff after a failed issuance
+  milliseconds retry_max{6 * 3600'000};
+};
+
+struct TlsConfig {
+  std::string cert_file;  // full chain PEM; with acme, where the issued chain is kept
+  std::string key_file;   // a secret
+  bool reload = true;     // watch both files and pick up renewals without a restart
+  // TLS 1.2 suites (OpenSSL names); only ECDHE with AEAD is accepted. TLS 1.3 suites separately.
+  std::string ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  std::string ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+  bool prefer_server_ciphers = false;  // as the seed: clients pick (they know their hardware)
+  milliseconds ticket_key_rotation{12 * 3600'000};
+  std::optional<AcmeConfig> acme;
+};
+
 struct ListenConfig {
   ListenerConfig public_listener{"127.0.0.1:8080"};
+  std::optional<TlsConfig> tls;                 // TLS on the public listener
+  std::optional<ListenerConfig> redirect;       // plain HTTP: ACME HTTP-01 and 301 to https
   std::optional<ListenerConfig> admin{ListenerConfig{"127.0.0.1:8123"}};
-  std::optional<std::string> admin_token_file;
+  std::optional<std::string> admin_token_file;  // required when admin is not on loopback
+  std::vector<std::string> admin_allow_cidrs;   // empty = anyone who can reach it (plus the token)
+  // Client address filters for the public and redirect listeners (CIDR notation).
+  std::vector<std::string> allow_cidrs;  // empty = all
+  std::vector<std::string> deny_cidrs;   // checked first
+  // Peers whose X-Forwarded-For / Forwarded headers are believed (load balancers).
+  std::vector<std::string> trusted_proxies;
+};
+
+// Response headers added to every reply; an empty value leaves that header out.
+struct SecurityHeadersConfig {
+  std::string content_security_policy =
+      "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'";
+  std::string x_frame_options = "SAMEORIGIN";
+  std::string x_content_type_options = "nosniff";
+  std::string referrer_policy = "strict-origin-when-cross-origin";
+  std::string hsts = "max-age=31536000; includeSubDomains";  // sent over TLS only
+  std::map<std::string, std::string> extra;
+};
+
+// One limit_req zone: requests matching `match` (a path prefix) and, optionally, an MCP method
+// and tool (parsed from the body, after authentication) share buckets chosen by `key`.
+struct RateLimitZoneConfig {
+  std::string name;
+  std::string match = "/mcp";
+  std::string method;  // e.g. "tools/call"; empty = any request on the path
+  std::string tool;    // exact name or glob ("demo__*"); only with tools/call
+  enum class Key { ip, token, tool } key = Key::ip;
+  std::string rate = "10r/m";
+  std::uint32_t burst = 5;
+  bool nodelay = true;
+  bool enforce = true;  // false = shadow mode: log and count what would be limited
+  int source_line = 0;
+};
+
+struct JwtConfig {
+  std::string issuer;
+  std::vector<std::string> audience;  // default: the resource URI
+  std::optional<std::string> jwks_file;
+  std::optional<std::string> jwks_url;
+  milliseconds leeway{60'000};
+  std::string tools_claim = "bastion_tools";
+};
+
+struct AuthRequestConfig {
+  std::string url;
+  milliseconds timeout{2'000};
+  milliseconds cache_ttl{5'000};
+  std::string user_header = "X-Auth-User";
+};
+
+struct AuthConfig {
+  std::optional<std::string> tokens_file;  // hashed bearer tokens (bastion token create)
+  std::optional<JwtConfig> jwt;
+  std::optional<AuthRequestConfig> auth_request;
+  // OAuth 2.1 resource server (RFC 9728): this gateway's resource URI, e.g. https://mcp.example.com/mcp
+  std::string resource;
+  std::vector<std::string> authorization_servers;
+  std::vector<std::string> scopes_supported;
+  std::vector<std::string> required_scopes;  // every token must carry these
+  bool enabled() const { return tokens_file || jwt || auth_request; }
+};
+
+struct StoreConfig {
+  std::string url = "sqlite://./bastion-data/interactions.db";  // or postgres://user@host/db
+  std::optional<std::string> password_file;
+  enum class Capture { hashed, redacted, full } capture = Capture::hashed;
+  std::vector<std::string> redact_paths;  // JSON pointers masked in redacted mode
+  std::uint64_t max_payload_bytes = 64ull << 10;
+  std::string spool_dir;                  // default: <data_dir>/spool
+  std::uint64_t spool_max_bytes = 1ull << 30;
+  std::uint32_t batch = 500;
+  std::uint32_t queue = 100'000;          // records held in memory before spilling to the spool
+  milliseconds flush_interval{200};
+  bool enabled = true;
+};
+
+struct RedisConfig {
+  std::string url;  // redis://host:port[/db]
+  std::optional<std::string> password_file;
+  milliseconds timeout{50};  // budget per rate-limit check
+  enum class FailMode { open, closed } fail_mode = FailMode::open;
+};
+
+struct TelemetryConfig {
+  std::string otlp_endpoint;  // http(s)://collector:4318/v1/traces
+  std::optional<std::string> headers_file;
+  std::string service_name = "bastion";
+};
+
+struct TagsConfig {
+  milliseconds fast{250}, normal{1'000}, slow{5'000};
+  // A numeric contradiction score maps to a level at these lower bounds.
+  double mild = 0.25, moderate = 0.5, extreme = 0.75;
+  double quality_threshold = 0.7;  // successful_interactions export: minimum quality
 };
 
 struct LimitsConfig {
@@ -34,6 +154,7 @@ struct LimitsConfig {
   milliseconds session_idle_timeout{30 * 60'000};
   std::uint32_t sse_replay_events = 256;     // events kept per stream for Last-Event-ID resumption
   milliseconds sse_keepalive{15'000};
+  std::uint32_t max_in_flight_per_client = 64;  // concurrent requests from one client address
 };
 
 struct OriginsConfig {
@@ -73,6 +194,13 @@ struct UpstreamConfig {
   milliseconds timeout{30'000};
   milliseconds start_timeout{10'000};
   ToolFilterConfig tools;
+  // stdio: resource limits of the agent's processes (0 = inherit).
+  struct Rlimits {
+    std::uint64_t address_space = 0;
+    std::uint64_t cpu_seconds = 0;
+    std::uint64_t open_files = 0;
+    bool operator==(const Rlimits&) const = default;
+  } rlimits;
   bool is_stdio() const { return !command.empty(); }
   bool operator==(const UpstreamConfig& other) const;
 };
@@ -91,8 +219,22 @@ struct Config {
   LimitsConfig limits;
   OriginsConfig origins;
   FederationConfig federation;
+  SecurityHeadersConfig headers;
+  std::vector<RateLimitZoneConfig> rate_limits = {seed_rate_limit_zone()};
+  AuthConfig auth;
   std::vector<UpstreamConfig> upstreams;
+  StoreConfig store;
+  std::optional<RedisConfig> redis;
+  std::optional<TelemetryConfig> telemetry;
+  TagsConfig tags;
   LogConfig log;
+
+  // The seed's nginx zone for /mcp: 10 requests per minute per client address, burst 5, nodelay.
+  static RateLimitZoneConfig seed_rate_limit_zone() {
+    RateLimitZoneConfig zone;
+    zone.name = "mcp_api";
+    return zone;
+  }
 
   const UpstreamConfig* find_upstream(std::string_view name) const;
 };

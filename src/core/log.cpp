@@ -1,5 +1,7 @@
 #include "core/log.hpp"
 
+#include "core/secrets.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -12,11 +14,24 @@ class EscapedMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    auto escaped = json_escape(std::string_view(msg.payload.data(), msg.payload.size()));
+    auto escaped = json_escape(redact_secrets(std::string_view(msg.payload.data(), msg.payload.size())));
     dest.append(escaped.data(), escaped.data() + escaped.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<EscapedMessageFlag>();
+  }
+};
+
+// %* in text mode: the message with secrets masked.
+class RedactedMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    auto text = redact_secrets(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<RedactedMessageFlag>();
   }
 };
 
@@ -54,7 +69,9 @@ void setup_logging(const LogConfig& config) {
         R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
     logger->set_formatter(std::move(formatter));
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v", spdlog::pattern_time_type::utc);
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<RedactedMessageFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %*");
+    logger->set_formatter(std::move(formatter));
   }
   logger->set_level(spdlog::level::from_str(config.level));
   logger->flush_on(spdlog::level::info);

@@ -1,6 +1,8 @@
 #include "core/units.hpp"
 
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <string>
 
@@ -71,6 +73,28 @@ std::optional<double> parse_ratio(std::string_view text) {
   else if (!unit.empty()) return std::nullopt;
   if (value > 1.0) return std::nullopt;
   return value;
+}
+
+}  // namespace bastion::core
+
+namespace bastion::core {
+
+std::optional<double> parse_request_rate(std::string_view text) {
+  auto r = text.find("r/");
+  if (r == std::string_view::npos || r == 0 || r + 3 != text.size()) return std::nullopt;
+  double per_second;
+  if (text[r + 2] == 's') per_second = 1;
+  else if (text[r + 2] == 'm') per_second = 1.0 / 60;
+  else return std::nullopt;
+  auto number = text.substr(0, r);
+  for (char c : number) {
+    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') return std::nullopt;
+  }
+  char* end = nullptr;
+  std::string copy(number);
+  double value = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !(value > 0) || value > 1e9) return std::nullopt;
+  return value * per_second;
 }
 
 }  // namespace bastion::core

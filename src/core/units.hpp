@@ -18,3 +18,10 @@ std::optional<std::uint64_t> parse_size(std::string_view text);
 std::optional<double> parse_ratio(std::string_view text);
 
 }  // namespace bastion::core
+
+namespace bastion::core {
+
+// nginx limit_req rates: "10r/s", "10r/m" (also "0.5r/s") -> requests per second, > 0.
+std::optional<double> parse_request_rate(std::string_view text);
+
+}  // namespace bastion::core
