@@ -16,7 +16,10 @@
 #include <thread>
 
 #include "app/privileges.hpp"
+#include "core/secrets.hpp"
+#include "guard/client_address.hpp"
 #include "guard/guard.hpp"
+#include "guard/security_headers.hpp"
 #include "mcp/server/router.hpp"
 #include "mcp/server/streamable_http.hpp"
 #include "net/server/http_server.hpp"
@@ -59,6 +62,39 @@ net::Response readiness_reply(bool ready) {
                     json::object{{"ready", ready}});
 }
 
+// Adds the security headers (and whatever the guards left, e.g. RateLimit) to every reply a
+// handler sends, so no handler can forget them.
+class HeaderingWriter final : public net::ResponseWriter {
+ public:
+  HeaderingWriter(net::ResponseWriter& inner, const guard::SecurityHeaders& security, bool tls,
+                  const guard::HeaderList* extra = nullptr)
+      : inner_(inner), security_(security), tls_(tls), extra_(extra) {}
+
+  asio::awaitable<bool> send(net::Response response) override {
+    decorate(response);
+    co_return co_await inner_.send(std::move(response));
+  }
+  asio::awaitable<bool> start_stream(http::response<http::empty_body> header) override {
+    decorate(header);
+    co_return co_await inner_.start_stream(std::move(header));
+  }
+  asio::awaitable<bool> write_chunk(std::string_view data) override { return inner_.write_chunk(data); }
+  asio::awaitable<bool> finish_stream() override { return inner_.finish_stream(); }
+  bool streaming() const override { return inner_.streaming(); }
+
+ private:
+  void decorate(http::fields& fields) const {
+    security_.apply(fields, tls_);
+    if (extra_) {
+      for (const auto& [name, value] : *extra_) fields.set(name, value);
+    }
+  }
+  net::ResponseWriter& inner_;
+  const guard::SecurityHeaders& security_;
+  bool tls_;
+  const guard::HeaderList* extra_;
+};
+
 std::string path_of(const net::Request& req) {
   std::string_view target(req.target().data(), req.target().size());
   auto q = target.find('?');
@@ -71,7 +107,16 @@ struct Generation {
   std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams;
   std::shared_ptr<mcp::Router> router;
   guard::GuardChain guards;
+  guard::SecurityHeaders security_headers;
 };
+
+std::shared_ptr<Generation> make_generation(core::Config config) {
+  auto gen = std::make_shared<Generation>();
+  gen->config = std::move(config);
+  gen->guards = guard::GuardChain::standard(gen->config);
+  gen->security_headers = guard::SecurityHeaders(gen->config.headers);
+  return gen;
+}
 
 struct Runtime {
   std::shared_ptr<const Generation> snapshot() const {
@@ -88,14 +133,19 @@ struct Runtime {
   std::shared_ptr<mcp::StreamableHttpEndpoint> endpoint;
   guard::RejectionCounters rejections;
   std::shared_ptr<LogRecordSink> records = std::make_shared<LogRecordSink>();
-  std::shared_ptr<net::HttpServer> public_server, admin_server;
+  std::shared_ptr<net::HttpServer> public_server, admin_server, redirect_server;
+  std::optional<std::string> admin_token;  // required on the admin listener when set
+  std::uint16_t public_port = 0;
+  std::function<std::optional<std::string>(std::string_view token)> acme_challenge;
   std::atomic<bool> ready{false};
 };
 
-asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::ResponseWriter& writer,
+asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::ResponseWriter& raw_writer,
                                      const net::ConnectionInfo& conn) {
   const auto gen = rt.snapshot();
-  if (auto rejection = gen->guards.run(guard::RequestContext{req, conn})) {
+  guard::RequestContext ctx(req, conn);
+  HeaderingWriter writer(raw_writer, gen->security_headers, conn.tls, &ctx.response_headers);
+  if (auto rejection = co_await gen->guards.run(ctx)) {
     co_await writer.send(guard::reject(*rejection, rt.rejections, req.version()));
     co_return;
   }
@@ -165,8 +215,49 @@ std::string metrics_text(Runtime& rt) {
   return out;
 }
 
-asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::ResponseWriter& writer,
-                                    const net::ConnectionInfo&) {
+// Constant-time comparison of the presented admin bearer token.
+bool admin_token_ok(const Runtime& rt, const net::Request& req) {
+  if (!rt.admin_token) return true;
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) return false;
+  std::string_view v(it->value().data(), it->value().size());
+  if (v.size() < 7 || (v.substr(0, 7) != "Bearer " && v.substr(0, 7) != "bearer ")) return false;
+  auto presented = v.substr(7);
+  const auto& expected = *rt.admin_token;
+  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < presented.size() ? presented[i] : 0));
+  }
+  return diff == 0;
+}
+
+// Built outside the coroutine (GCC 12 and brace-initialised aggregates in co_await).
+net::Response admin_rejection(Runtime& rt, bool unauthorized, unsigned version) {
+  guard::Rejection r{http::status::forbidden, "admin_ip_denied", "Forbidden"};
+  if (unauthorized) {
+    r = guard::Rejection{http::status::unauthorized, "admin_unauthorized",
+                         "Unauthorized: the admin listener needs its bearer token",
+                         {{"WWW-Authenticate", "Bearer realm=\"bastion-admin\""}}};
+  }
+  return guard::reject(r, rt.rejections, version);
+}
+
+asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::ResponseWriter& raw_writer,
+                                    const net::ConnectionInfo& conn) {
+  const auto gen = rt.snapshot();
+  HeaderingWriter writer(raw_writer, gen->security_headers, conn.tls);
+  if (!gen->config.listen.admin_allow_cidrs.empty()) {
+    core::CidrList allowed;
+    allowed.assign(gen->config.listen.admin_allow_cidrs);
+    if (!allowed.contains(guard::ClientAddressResolver::from_asio(conn.remote.address()))) {
+      co_await writer.send(admin_rejection(rt, false, req.version()));
+      co_return;
+    }
+  }
+  if (!admin_token_ok(rt, req)) {
+    co_await writer.send(admin_rejection(rt, true, req.version()));
+    co_return;
+  }
   auto path = path_of(req);
   if (path == "/healthz") {
     auto doc = health_document(rt);
@@ -185,6 +276,49 @@ asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::Respons
   } else {
     co_await writer.send(net::text_response(http::status::not_found, "not found", req.version()));
   }
+}
+
+// The plain-HTTP listener: ACME HTTP-01 challenges, and a permanent redirect to https for
+// everything else (never serves MCP in clear text).
+asio::awaitable<void> redirect_handler(Runtime& rt, net::Request& req, net::ResponseWriter& raw_writer,
+                                       const net::ConnectionInfo& conn) {
+  const auto gen = rt.snapshot();
+  HeaderingWriter writer(raw_writer, gen->security_headers, conn.tls);
+  auto path = path_of(req);
+  constexpr std::string_view challenge_prefix = "/.well-known/acme-challenge/";
+  if (path.rfind(challenge_prefix, 0) == 0) {
+    std::optional<std::string> answer;
+    if (rt.acme_challenge) answer = rt.acme_challenge(std::string_view(path).substr(challenge_prefix.size()));
+    if (answer) {
+      net::Response res{http::status::ok, req.version()};
+      res.set(http::field::content_type, "application/octet-stream");
+      res.set(http::field::cache_control, "no-store");
+      res.body() = std::move(*answer);
+      co_await writer.send(std::move(res));
+    } else {
+      co_await writer.send(net::text_response(http::status::not_found, "not found", req.version()));
+    }
+    co_return;
+  }
+  auto host_it = req.find(http::field::host);
+  std::string host = host_it == req.end() ? "" : std::string(host_it->value());
+  // Host without its port ("[v6]:80" keeps the brackets); anything odd gets no redirect.
+  if (!host.empty() && host.front() == '[') host = host.substr(0, host.find(']') + 1);
+  else host = host.substr(0, host.find(':'));
+  bool valid = !host.empty();
+  for (char ch : host) valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '[' || ch == ']' || ch == ':');
+  if (!valid) {
+    co_await writer.send(net::text_response(http::status::bad_request, "missing or invalid Host", req.version()));
+    co_return;
+  }
+  std::string location = "https://" + host;
+  if (rt.public_port != 443) location += ":" + std::to_string(rt.public_port);
+  location.append(req.target().data(), req.target().size());
+  net::Response res{http::status::moved_permanently, req.version()};
+  res.set(http::field::location, location);
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.body() = "moved to " + location + "\n";
+  co_await writer.send(std::move(res));
 }
 
 net::ServerLimits limits_from(const core::Config& c) {
@@ -222,8 +356,7 @@ asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string 
     for (auto& m : loaded.errors.messages) spdlog::error("reload refused, keeping the running configuration: {}", m);
     co_return;
   }
-  auto next = std::make_shared<Generation>();
-  next->config = std::move(*loaded.config);
+  auto next = make_generation(std::move(*loaded.config));
   const auto old = rt.snapshot();
   const auto& c = next->config;
   if (c.listen.public_listener.address != old->config.listen.public_listener.address ||
@@ -254,7 +387,6 @@ asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string 
   }
   for (auto& up : started) co_await up->start();
   next->router = std::make_shared<mcp::Router>(c, next->upstreams, rt.records);
-  next->guards = guard::GuardChain::standard(c);
   rt.install(next);
   rt.endpoint->replace_router(next->router);
   spdlog::set_level(spdlog::level::from_str(c.log.level));
@@ -286,13 +418,11 @@ int serve(core::Config config, const ServeOptions& options) {
   asio::io_context ioc(static_cast<int>(threads));
   Runtime rt;
   {
-    auto gen = std::make_shared<Generation>();
-    gen->config = config;
+    auto gen = make_generation(config);
     for (const auto& u : config.upstreams) {
       gen->upstreams[u.name] = std::make_shared<upstream::Upstream>(ioc.get_executor(), u);
     }
     gen->router = std::make_shared<mcp::Router>(config, gen->upstreams, rt.records);
-    gen->guards = guard::GuardChain::standard(config);
     rt.endpoint = std::make_shared<mcp::StreamableHttpEndpoint>(config, gen->router);
     rt.install(gen);
   }
@@ -320,6 +450,26 @@ int serve(core::Config config, const ServeOptions& options) {
       return 1;
     }
     admin_ep = *bound;
+    if (auto path = core::secret_file_path(config.listen.admin_token_file, "ADMIN_TOKEN")) {
+      auto token = core::read_secret_file(*path);
+      if (!token.value || token.value->empty()) {
+        spdlog::critical("admin token: {}", token.error.empty() ? "the file is empty" : token.error);
+        return 1;
+      }
+      rt.admin_token = std::move(token.value);
+    }
+  }
+  rt.public_port = public_ep->port();
+  if (config.listen.redirect) {
+    rt.redirect_server = std::make_shared<net::HttpServer>(
+        ioc, "redirect", limits_from(config),
+        [&rt](net::Request& r, net::ResponseWriter& w, const net::ConnectionInfo& c) {
+          return redirect_handler(rt, r, w, c);
+        });
+    if (auto bound = rt.redirect_server->bind(config.listen.redirect->address); !bound) {
+      spdlog::critical("cannot listen on {}: {}", config.listen.redirect->address, bound.error().message());
+      return 1;
+    }
   }
   // Opened while still privileged: the ready file may live where run_as cannot create files.
   std::optional<std::ofstream> ready_out;
@@ -347,6 +497,7 @@ int serve(core::Config config, const ServeOptions& options) {
     rt.ready = false;
     co_await rt.public_server->shutdown(config.shutdown_grace);
     if (rt.admin_server) co_await rt.admin_server->shutdown(std::chrono::milliseconds(500));
+    if (rt.redirect_server) co_await rt.redirect_server->shutdown(std::chrono::milliseconds(500));
     co_await rt.endpoint->close_all_sessions();
     for (auto& [n, up] : rt.snapshot()->upstreams) co_await up->stop();
     ioc.stop();
@@ -374,6 +525,7 @@ int serve(core::Config config, const ServeOptions& options) {
         for (auto& [name, up] : rt.snapshot()->upstreams) co_await up->start();
         rt.public_server->start();
         if (rt.admin_server) rt.admin_server->start();
+        if (rt.redirect_server) rt.redirect_server->start();
         rt.ready = true;
         if (ready_out) {
           *ready_out << ready_document(*public_ep, admin_ep) << std::endl;

@@ -1,5 +1,7 @@
 #include "guard/guard.hpp"
 
+#include "guard/client_address.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -20,17 +22,55 @@ std::map<std::string, std::uint64_t> RejectionCounters::snapshot() const {
   return counts_;
 }
 
+boost::asio::awaitable<std::optional<Rejection>> Guard::check_async(RequestContext& ctx) const {
+  co_return check(ctx);
+}
+
+GuardChain::GuardChain() : addresses_(std::make_unique<ClientAddressResolver>()) {}
+GuardChain::GuardChain(GuardChain&&) noexcept = default;
+GuardChain& GuardChain::operator=(GuardChain&&) noexcept = default;
+GuardChain::~GuardChain() = default;
+
 GuardChain GuardChain::standard(const core::Config& config) {
   GuardChain chain;
-  // 1. Host/Origin first: a request from a rebinding page must not reach anything else, and
-  //    the check needs only headers.
-  chain.guards_.push_back(std::make_unique<OriginGuard>(config.origins));
-  // Later guards (IP filter, rate limits, authentication, tool policy) slot in here, in order.
+  chain.addresses_ = std::make_unique<ClientAddressResolver>(config.listen.trusted_proxies);
+  // 1. Network filter first: a denied network learns nothing, not even whether Host is valid.
+  if (!config.listen.allow_cidrs.empty() || !config.listen.deny_cidrs.empty()) {
+    chain.add(std::make_unique<IpFilterGuard>(config.listen.allow_cidrs, config.listen.deny_cidrs));
+  }
+  // 2. Host/Origin: a request from a rebinding page must not reach anything else, and the
+  //    check needs only headers.
+  chain.add(std::make_unique<OriginGuard>(config.origins));
+  // 3. In-flight cap per client, before anything that costs work (auth subrequests, upstreams).
+  chain.add(std::make_unique<InFlightGuard>(config.limits.max_in_flight_per_client));
+  // Rate limits keyed by address, authentication, then limits keyed by token slot in here.
   return chain;
 }
 
-std::optional<Rejection> GuardChain::run(const RequestContext& ctx) const {
+void GuardChain::resolve_client(RequestContext& ctx) const {
+  ctx.client = addresses_->resolve(ctx.request, ctx.connection.remote.address());
+  ctx.client_text = ClientAddressResolver::text(ctx.client);
+}
+
+boost::asio::awaitable<std::optional<Rejection>> GuardChain::run(RequestContext& ctx) const {
+  resolve_client(ctx);
   for (const auto& g : guards_) {
+    // Plain if/else: GCC 12 miscompiles co_await inside a conditional expression.
+    std::optional<Rejection> r;
+    if (g->asynchronous()) {
+      r = co_await g->check_async(ctx);
+    } else {
+      r = g->check(ctx);
+    }
+    if (r) co_return r;
+  }
+  co_return std::nullopt;
+}
+
+std::optional<Rejection> GuardChain::run_sync(RequestContext& ctx) const {
+  resolve_client(ctx);
+  for (const auto& g : guards_) {
+    if (g->asynchronous()) continue;
     if (auto r = g->check(ctx)) return r;
   }
   return std::nullopt;
@@ -51,8 +91,54 @@ net::Response reject(const Rejection& rejection, RejectionCounters& counters, un
   net::Response res{rejection.status, version};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::cache_control, "no-store");
+  for (const auto& [name, value] : rejection.headers) res.set(name, value);
   res.body() = boost::json::serialize(body);
   return res;
+}
+
+IpFilterGuard::IpFilterGuard(const std::vector<std::string>& allow, const std::vector<std::string>& deny) {
+  allow_.assign(allow);
+  deny_.assign(deny);
+}
+
+std::optional<Rejection> IpFilterGuard::check(RequestContext& ctx) const {
+  if (deny_.contains(ctx.client) || (!allow_.empty() && !allow_.contains(ctx.client))) {
+    return Rejection{http::status::forbidden, "ip_denied", "Forbidden: client address not allowed"};
+  }
+  return std::nullopt;
+}
+
+struct InFlightGuard::State {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::uint32_t> counts;
+};
+
+InFlightGuard::InFlightGuard(std::uint32_t per_client) : limit_(per_client), state_(std::make_shared<State>()) {}
+
+std::optional<Rejection> InFlightGuard::check(RequestContext& ctx) const {
+  std::string key(reinterpret_cast<const char*>(ctx.client.bytes.data()), ctx.client.bytes.size());
+  {
+    std::lock_guard lock(state_->mutex);
+    auto& n = state_->counts[key];
+    if (n >= limit_) {
+      return Rejection{http::status::service_unavailable, "too_many_in_flight",
+                       "Service Unavailable: too many concurrent requests from this client",
+                       {{"Retry-After", "1"}}};
+    }
+    ++n;
+  }
+  // The slot is released when the request's context lets go of it, whatever path it took.
+  ctx.holds.push_back(std::shared_ptr<void>(nullptr, [state = state_, key](void*) {
+    std::lock_guard lock(state->mutex);
+    auto it = state->counts.find(key);
+    if (it != state->counts.end() && --it->second == 0) state->counts.erase(it);
+  }));
+  return std::nullopt;
+}
+
+std::size_t InFlightGuard::tracked_clients() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->counts.size();
 }
 
 namespace {
@@ -86,7 +172,7 @@ bool OriginGuard::is_loopback_host(std::string_view host_header) { return loopba
 
 OriginGuard::OriginGuard(core::OriginsConfig config) : config_(std::move(config)) {}
 
-std::optional<Rejection> OriginGuard::check(const RequestContext& ctx) const {
+std::optional<Rejection> OriginGuard::check(RequestContext& ctx) const {
   const bool loopback_listener = ctx.connection.local.address().is_loopback();
   auto host_it = ctx.request.find(http::field::host);
   std::string host = host_it == ctx.request.end() ? "" : host_part(std::string_view(host_it->value().data(), host_it->value().size()));

@@ -1,4 +1,6 @@
 #include "guard/guard.hpp"
+#include "guard/client_address.hpp"
+#include "guard/security_headers.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +11,11 @@ net::ConnectionInfo on(const char* local) {
   net::ConnectionInfo c;
   c.local = net::tcp::endpoint(boost::asio::ip::make_address(local), 8080);
   return c;
+}
+// Runs one guard on a request the way the chain would.
+std::optional<guard::Rejection> run(const guard::Guard& g, const net::Request& r, const net::ConnectionInfo& c) {
+  guard::RequestContext ctx(r, c);
+  return g.check(ctx);
 }
 net::Request request(const char* host, const char* origin = nullptr) {
   net::Request r{net::http::verb::post, "/mcp", 11};
@@ -21,14 +28,14 @@ net::Request request(const char* host, const char* origin = nullptr) {
 TEST(OriginGuard, LoopbackListenerRejectsRebindingHosts) {
   guard::OriginGuard g({});
   auto conn = on("127.0.0.1");
-  EXPECT_FALSE(g.check({request("localhost:8080"), conn}));
-  EXPECT_FALSE(g.check({request("127.0.0.1:8080", "http://127.0.0.1:8080"), conn}));
-  EXPECT_FALSE(g.check({request("[::1]:8080", "http://localhost:3000"), conn}));
-  auto r = g.check({request("evil.example.com", "http://evil.example.com"), conn});
+  EXPECT_FALSE(run(g, request("localhost:8080"), conn));
+  EXPECT_FALSE(run(g, request("127.0.0.1:8080", "http://127.0.0.1:8080"), conn));
+  EXPECT_FALSE(run(g, request("[::1]:8080", "http://localhost:3000"), conn));
+  auto r = run(g, request("evil.example.com", "http://evil.example.com"), conn);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, net::http::status::forbidden);
   EXPECT_EQ(r->reason, "host_not_allowed");
-  r = g.check({request("localhost:8080", "http://evil.example.com"), conn});
+  r = run(g, request("localhost:8080", "http://evil.example.com"), conn);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, "origin_not_allowed");
 }
@@ -38,10 +45,10 @@ TEST(OriginGuard, ConfiguredOriginsOnPublicListener) {
   cfg.allowed = {"https://app.example.com"};
   guard::OriginGuard g(cfg);
   auto conn = on("10.0.0.5");
-  EXPECT_FALSE(g.check({request("mcp.example.com"), conn})) << "no Origin: not a browser";
-  EXPECT_FALSE(g.check({request("mcp.example.com", "https://app.example.com"), conn}));
-  EXPECT_TRUE(g.check({request("mcp.example.com", "https://evil.example.com"), conn}));
-  EXPECT_TRUE(g.check({request("mcp.example.com", "http://localhost"), conn}))
+  EXPECT_FALSE(run(g, request("mcp.example.com"), conn)) << "no Origin: not a browser";
+  EXPECT_FALSE(run(g, request("mcp.example.com", "https://app.example.com"), conn));
+  EXPECT_TRUE(run(g, request("mcp.example.com", "https://evil.example.com"), conn));
+  EXPECT_TRUE(run(g, request("mcp.example.com", "http://localhost"), conn))
       << "loopback origins are only trusted on loopback listeners";
 }
 
@@ -51,4 +58,119 @@ TEST(GuardChain, RejectCountsByReason) {
   EXPECT_EQ(res.result(), net::http::status::forbidden);
   EXPECT_NE(res.body().find("\"code\":-32000"), std::string::npos);
   EXPECT_EQ(counters.snapshot().at("origin_not_allowed"), 1u);
+}
+
+namespace {
+net::ConnectionInfo from(const char* peer) {
+  net::ConnectionInfo c;
+  c.local = net::tcp::endpoint(boost::asio::ip::make_address("10.0.0.1"), 8443);
+  c.remote = net::tcp::endpoint(boost::asio::ip::make_address(peer), 40000);
+  return c;
+}
+std::string client_of(const guard::ClientAddressResolver& r, const net::Request& req, const char* peer) {
+  return guard::ClientAddressResolver::text(r.resolve(req, boost::asio::ip::make_address(peer)));
+}
+}  // namespace
+
+TEST(ClientAddress, HeadersFromUntrustedPeersAreIgnored) {
+  guard::ClientAddressResolver r({"10.0.0.0/24"});
+  auto req = request("x");
+  req.set("X-Forwarded-For", "1.2.3.4");
+  EXPECT_EQ(client_of(r, req, "203.0.113.9"), "203.0.113.9");
+  guard::ClientAddressResolver none;
+  EXPECT_EQ(client_of(none, req, "10.0.0.2"), "10.0.0.2");
+}
+
+TEST(ClientAddress, WalksTrustedHopsFromTheRight) {
+  guard::ClientAddressResolver r({"10.0.0.0/24", "192.168.0.1"});
+  auto req = request("x");
+  // Client-supplied garbage on the left cannot win: the rightmost untrusted hop is the client.
+  req.set("X-Forwarded-For", "6.6.6.6, 198.51.100.7, 192.168.0.1");
+  EXPECT_EQ(client_of(r, req, "10.0.0.5"), "198.51.100.7");
+  req.set("X-Forwarded-For", "198.51.100.7:5555");
+  EXPECT_EQ(client_of(r, req, "10.0.0.5"), "198.51.100.7");
+  req.set("X-Forwarded-For", "not-an-ip");
+  EXPECT_EQ(client_of(r, req, "10.0.0.5"), "10.0.0.5");
+}
+
+TEST(ClientAddress, ForwardedHeaderWinsOverXff) {
+  guard::ClientAddressResolver r({"10.0.0.0/24"});
+  auto req = request("x");
+  req.set("X-Forwarded-For", "6.6.6.6");
+  req.insert(net::http::field::forwarded, "for=\"[2001:db8::7]:4711\";proto=https");
+  req.insert(net::http::field::forwarded, "for=10.0.0.9");
+  EXPECT_EQ(client_of(r, req, "10.0.0.5"), "2001:db8::7");
+  auto hidden = request("x");
+  hidden.set(net::http::field::forwarded, "for=_hidden, for=10.0.0.9");
+  EXPECT_EQ(client_of(r, hidden, "10.0.0.5"), "10.0.0.9");
+}
+
+TEST(IpFilterGuard, DenyWinsAndAllowListIsExclusive) {
+  core::Config config;
+  config.listen.allow_cidrs = {"203.0.113.0/24"};
+  config.listen.deny_cidrs = {"203.0.113.66"};
+  auto chain = guard::GuardChain::standard(config);
+  auto req = request("mcp.example.com");
+  auto check = [&](const char* peer) {
+    auto conn = from(peer);
+    guard::RequestContext ctx(req, conn);
+    return chain.run_sync(ctx);
+  };
+  EXPECT_FALSE(check("203.0.113.10"));
+  auto denied = check("203.0.113.66");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->reason, "ip_denied");
+  ASSERT_TRUE(check("198.51.100.1"));
+  EXPECT_EQ(chain.names().front(), "ip_filter");
+}
+
+TEST(InFlightGuard, CapsConcurrentRequestsPerClientAndReleases) {
+  guard::InFlightGuard g(2);
+  auto req = request("x");
+  auto a = from("203.0.113.1"), b = from("203.0.113.2");
+  guard::RequestContext c1(req, a), c2(req, a), c3(req, a), other(req, b);
+  for (auto* c : {&c1, &c2, &c3, &other}) c->client = guard::ClientAddressResolver::from_asio(c->connection.remote.address());
+  EXPECT_FALSE(g.check(c1));
+  EXPECT_FALSE(g.check(c2));
+  auto r = g.check(c3);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, net::http::status::service_unavailable);
+  EXPECT_FALSE(g.check(other)) << "another client is not affected";
+  c1.holds.clear();  // request finished
+  guard::RequestContext c4(req, a);
+  c4.client = c1.client;
+  EXPECT_FALSE(g.check(c4));
+  c2.holds.clear();
+  c4.holds.clear();
+  other.holds.clear();
+  EXPECT_EQ(g.tracked_clients(), 0u) << "no state left behind for clients that went away";
+}
+
+TEST(SecurityHeaders, SeedSetAndHstsOnlyOverTls) {
+  guard::SecurityHeaders h(core::SecurityHeadersConfig{});
+  net::Response plain, tls;
+  plain.set(net::http::field::server, "leaky/1.0");
+  h.apply(plain, false);
+  h.apply(tls, true);
+  EXPECT_EQ(plain[net::http::field::x_frame_options], "SAMEORIGIN");
+  EXPECT_EQ(plain["X-Content-Type-Options"], "nosniff");
+  EXPECT_EQ(plain["Referrer-Policy"], "strict-origin-when-cross-origin");
+  EXPECT_EQ(plain["Content-Security-Policy"],
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'");
+  EXPECT_EQ(plain.count("Strict-Transport-Security"), 0u);
+  EXPECT_EQ(plain.count(net::http::field::server), 0u);
+  EXPECT_EQ(tls["Strict-Transport-Security"], "max-age=31536000; includeSubDomains");
+  core::SecurityHeadersConfig off;
+  off.x_frame_options.clear();
+  guard::SecurityHeaders none(off);
+  net::Response r;
+  none.apply(r, true);
+  EXPECT_EQ(r.count(net::http::field::x_frame_options), 0u);
+}
+
+TEST(GuardChain, RejectionHeadersReachTheReply) {
+  guard::RejectionCounters counters;
+  auto res = guard::reject({net::http::status::too_many_requests, "rate_limited", "slow down", {{"Retry-After", "6"}}},
+                           counters);
+  EXPECT_EQ(res["Retry-After"], "6");
 }
