@@ -140,6 +140,16 @@ struct Runtime {
   std::atomic<bool> ready{false};
 };
 
+std::shared_ptr<const mcp::RequestCaller> caller_of(const guard::RequestContext& ctx) {
+  auto caller = std::make_shared<mcp::RequestCaller>();
+  caller->name = ctx.caller.name;
+  caller->tools = ctx.caller.tools;
+  caller->scopes = ctx.caller.scopes;
+  caller->authenticated = ctx.caller.authenticated;
+  caller->address = ctx.client_text;
+  return caller;
+}
+
 asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::ResponseWriter& raw_writer,
                                      const net::ConnectionInfo& conn) {
   const auto gen = rt.snapshot();
@@ -154,14 +164,15 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
     co_await writer.send(public_health_reply());
     co_return;
   }
+  auto caller = caller_of(ctx);
   if (path == "/mcp" || path == "/mcp/") {
-    co_await rt.endpoint->handle(req, writer, "");
+    co_await rt.endpoint->handle(req, writer, "", caller);
     co_return;
   }
   if (path.rfind("/mcp/", 0) == 0) {
     auto name = path.substr(5);
     if (gen->router->has_upstream(name)) {
-      co_await rt.endpoint->handle(req, writer, name);
+      co_await rt.endpoint->handle(req, writer, name, caller);
       co_return;
     }
   }

@@ -486,13 +486,42 @@ asio::awaitable<json::object> Router::discover(const std::string& route) {
                          {"capabilities", merged_capabilities()}};
 }
 
+std::string Router::policy_tool_name(const std::string& route, std::string_view exposed) const {
+  if (route.empty()) return std::string(exposed);
+  return route + config_.federation.separator + std::string(exposed);
+}
+
+namespace {
+
+// tools/list answers only with what the caller may call: denied tools never leak.
+void filter_visible_tools(json::object& response, const Router& router, const CallPolicy& policy,
+                          const std::string& route, const RequestCaller& caller) {
+  auto* result = response.if_contains("result");
+  auto* tools = result && result->is_object() ? result->get_object().if_contains("tools") : nullptr;
+  if (!tools || !tools->is_array()) return;
+  json::array kept;
+  for (auto& tool : tools->get_array()) {
+    const auto* name = tool.is_object() ? tool.get_object().if_contains("name") : nullptr;
+    if (name && name->is_string() && policy.tool_visible(caller, router.policy_tool_name(route, name->get_string()))) {
+      kept.push_back(std::move(tool));
+    }
+  }
+  *tools = std::move(kept);
+}
+
+}  // namespace
+
 asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session, Message request,
-                                          std::shared_ptr<EventStream> stream, std::size_t request_bytes) {
+                                          std::shared_ptr<EventStream> stream, std::size_t request_bytes,
+                                          std::shared_ptr<const RequestCaller> caller) {
   auto started = std::chrono::steady_clock::now();
+  if (!caller) caller = std::make_shared<const RequestCaller>();
   InteractionRecord record;
   record.method = std::string(request.method());
   record.upstream = session->route();
   record.request_bytes = request_bytes;
+  record.client = caller->name;
+  record.session_id = session->id();
   if (record.method == "tools/call" && request.params()) {
     if (auto* a = request.params()->if_contains("arguments")) record.arguments = *a;
     if (auto* n = request.params()->if_contains("name"); n && n->is_string()) record.tool = n->get_string();
@@ -500,7 +529,15 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
   const json::value id = *request.id();
   json::object response;
 
-  if (record.method == "server/discover") {
+  std::optional<PolicyDenial> denial;
+  if (policy_) {
+    const std::string policy_tool = record.tool.empty() ? std::string() : policy_tool_name(session->route(), record.tool);
+    denial = co_await policy_->admit(*caller, record.method, policy_tool);
+  }
+  if (denial) {
+    record.status = denial->status;
+    response = error_reply(id, denial->code, denial->message);
+  } else if (record.method == "server/discover") {
     response = make_result(id, co_await discover(session->route()));
   } else if (session->route().empty()) {
     response = co_await federated_route(session, std::move(request), stream, record);
@@ -548,6 +585,9 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
     }
   }
 
+  if (policy_ && !denial && record.method == "tools/list") {
+    filter_visible_tools(response, *this, *policy_, session->route(), *caller);
+  }
   if (!response.empty()) {
     if (auto* result = response.if_contains("result"); result && result->is_object()) {
       auto& r = result->get_object();
@@ -580,8 +620,11 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
     }
     auto text = json::serialize(response);
     record.response_bytes = text.size();
+    if (auto* result = response.if_contains("result")) record.result = *result;
+    else if (auto* error = response.if_contains("error")) record.result = *error;
     stream->append(std::move(text));
   }
+  record.timed_out = record.status == "timeout";
   stream->end();
   session->forget_finished_streams();
   record.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();

@@ -4,6 +4,7 @@
 // what goes to which upstream link, relays everything the upstream sends back onto the request's
 // event stream, and restores ids and names on the way back.
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <map>
 #include <memory>
 
@@ -16,10 +17,41 @@
 
 namespace bastion::mcp {
 
+// Who sent a request, as the guards established it (authentication happens before the MCP layer).
+struct RequestCaller {
+  std::string name = "anonymous";   // token name, JWT subject or auth_request user
+  std::vector<std::string> tools;   // tools this caller may use (exact or glob); empty = all
+  std::vector<std::string> scopes;
+  std::string address;              // client address after trusted proxies
+  bool authenticated = false;
+};
+
+// Why the policy refused a call: becomes a JSON-RPC error and the record's status.
+struct PolicyDenial {
+  std::string status;   // "denied" | "rate_limited"
+  int code = -32000;
+  std::string message;
+  std::string reason;   // counter label
+};
+
+// Authorization and tool-level limits, applied once the method and tool are known from the
+// body (never from headers alone). Tool names are given as `<upstream><sep><tool>`.
+class CallPolicy {
+ public:
+  virtual ~CallPolicy() = default;
+  virtual boost::asio::awaitable<std::optional<PolicyDenial>> admit(const RequestCaller& caller,
+                                                                    std::string_view method,
+                                                                    std::string_view tool) const = 0;
+  virtual bool tool_visible(const RequestCaller& caller, std::string_view tool) const = 0;
+};
+
 // One MCP request as seen by the recorder and metrics: the seam later layers consume.
 struct InteractionRecord {
+  std::chrono::system_clock::time_point timestamp = std::chrono::system_clock::now();
   std::string upstream;       // agent_type
   std::string method;
+  std::string client = "anonymous";
+  std::string session_id;     // raw; hashed before it is stored
   std::string tool;           // tools/call only
   std::string status;         // ok|error|timeout|denied|rate_limited|unavailable
   int error_code = 0;
@@ -29,6 +61,8 @@ struct InteractionRecord {
   std::size_t response_bytes = 0;
   json::value arguments;      // tools/call arguments (for hashing), may be null
   json::value result_meta;    // result._meta (tags), may be null
+  json::value result;         // the result (or error) sent back, for output hashing and capture
+  bool timed_out = false;
 };
 
 class RecordSink {
@@ -48,7 +82,11 @@ class Router {
   // notifications, server->client requests, and the final response), then ends the stream.
   boost::asio::awaitable<void> run_request(std::shared_ptr<ClientSession> session, Message request,
                                            std::shared_ptr<EventStream> stream,
-                                           std::size_t request_bytes = 0);
+                                           std::size_t request_bytes = 0,
+                                           std::shared_ptr<const RequestCaller> caller = nullptr);
+  void set_policy(std::shared_ptr<const CallPolicy> policy) { policy_ = std::move(policy); }
+  // The name a policy sees for a tool exposed on `route`.
+  std::string policy_tool_name(const std::string& route, std::string_view exposed) const;
   // Client notifications and responses: no reply is owed to the client.
   void handle_notification(const std::shared_ptr<ClientSession>& session, const Message& message);
   void handle_response(const std::shared_ptr<ClientSession>& session, const Message& message);
@@ -85,6 +123,7 @@ class Router {
   Federation federation_;
   std::map<std::string, Federation> passthrough_;  // per upstream: its filters, no prefixes
   std::shared_ptr<RecordSink> records_;
+  std::shared_ptr<const CallPolicy> policy_;
 };
 
 }  // namespace bastion::mcp

@@ -31,6 +31,7 @@ class ClientSession : public upstream::NotificationSink,
   const std::string& route() const { return route_; }
 
   std::string protocol_version;
+  std::string owner;  // authenticated caller that opened the session ("" = anonymous)
   json::object client_capabilities;
   json::object client_info;
   std::optional<json::object> initialize_params;  // replayed if a dedicated upstream restarts

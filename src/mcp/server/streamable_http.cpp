@@ -115,8 +115,9 @@ class ListenSink final : public upstream::NotificationSink {
 
 // The frame owns the router, so a configuration reload cannot pull it from under the call.
 asio::awaitable<void> run_detached(std::shared_ptr<Router> router, std::shared_ptr<ClientSession> session,
-                                   Message request, std::shared_ptr<EventStream> stream, std::size_t bytes) {
-  co_await router->run_request(std::move(session), std::move(request), std::move(stream), bytes);
+                                   Message request, std::shared_ptr<EventStream> stream, std::size_t bytes,
+                                   std::shared_ptr<const RequestCaller> caller) {
+  co_await router->run_request(std::move(session), std::move(request), std::move(stream), bytes, std::move(caller));
 }
 
 }  // namespace
@@ -139,22 +140,27 @@ std::size_t StreamableHttpEndpoint::session_count() const {
   return sessions_.size();
 }
 
-std::shared_ptr<ClientSession> StreamableHttpEndpoint::find_session(std::string_view id,
-                                                                    const std::string& route) const {
+std::shared_ptr<ClientSession> StreamableHttpEndpoint::find_session(std::string_view id, const std::string& route,
+                                                                    const RequestCaller& caller) const {
   if (!ids_.verify(id)) return nullptr;  // forged or from another Bastion: no lookup needed
   std::lock_guard lock(mutex_);
   auto it = sessions_.find(std::string(id));
   if (it == sessions_.end() || it->second->route() != route) return nullptr;
+  // A session belongs to whoever opened it: another caller presenting its id (a leaked or
+  // fixated id) is told it does not exist.
+  if (it->second->owner != (caller.authenticated ? caller.name : std::string())) return nullptr;
   return it->second;
 }
 
 asio::awaitable<void> StreamableHttpEndpoint::handle(net::Request& request, net::ResponseWriter& writer,
-                                                     const std::string& route) {
+                                                     const std::string& route,
+                                                     std::shared_ptr<const RequestCaller> caller) {
   ++counters_.requests;
+  if (!caller) caller = std::make_shared<const RequestCaller>();
   switch (request.method()) {
-    case http::verb::post: co_await handle_post(request, writer, route); break;
-    case http::verb::get: co_await handle_get(request, writer, route); break;
-    case http::verb::delete_: co_await handle_delete(request, writer, route); break;
+    case http::verb::post: co_await handle_post(request, writer, route, caller); break;
+    case http::verb::get: co_await handle_get(request, writer, route, *caller); break;
+    case http::verb::delete_: co_await handle_delete(request, writer, route, *caller); break;
     default: {
       auto res = json_response(http::status::method_not_allowed,
                                make_error(nullptr, bad_request_code, "Method not allowed"));
@@ -263,7 +269,8 @@ asio::awaitable<void> StreamableHttpEndpoint::reply_from_stream(net::Request& re
 }
 
 asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request, net::ResponseWriter& writer,
-                                                          const std::string& route) {
+                                                          const std::string& route,
+                                                          std::shared_ptr<const RequestCaller> caller) {
   // One router for the whole request, even if a reload swaps it meanwhile.
   const auto router = current_router();
   auto content_type = header(request, "Content-Type");
@@ -286,7 +293,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
     bool modern = meta_protocol_version(body.messages.front()).has_value() ||
                   (version_header && !is_stateful_version(*version_header));
     if (modern) {
-      co_await handle_stateless(request, writer, route, std::move(body.messages.front()));
+      co_await handle_stateless(request, writer, route, std::move(body.messages.front()), caller);
       co_return;
     }
   }
@@ -318,6 +325,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
       co_return;
     }
     auto session = std::make_shared<ClientSession>(ids_.mint(), route, config_.limits.sse_replay_events);
+    if (caller->authenticated) session->owner = caller->name;
     auto response = co_await router->initialize(session, std::move(body.messages.front()));
     auto res = json_response(http::status::ok, response);
     if (response.contains("result")) {
@@ -341,7 +349,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
                          "Bad Request: Mcp-Session-Id header is required");
     co_return;
   }
-  auto session = find_session(*session_header, route);
+  auto session = find_session(*session_header, route, *caller);
   if (!session) {
     ++counters_.rejected;
     co_await reply_error(writer, http::status::not_found, nullptr, session_missing_code, "Session not found");
@@ -376,7 +384,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
     // The call belongs to the session, not to this connection: a client that drops the
     // connection can resume the stream with Last-Event-ID (2025 disconnects are not cancels).
     asio::co_spawn(co_await asio::this_coro::executor,
-                   run_detached(router, session, std::move(requests.front()), stream, request.body().size()),
+                   run_detached(router, session, std::move(requests.front()), stream, request.body().size(), caller),
                    asio::detached);
     co_await reply_from_stream(request, writer, session, stream, 0, true);
     co_return;
@@ -384,7 +392,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
   json::array responses;  // 2025-03-26 batch: answered as one JSON array
   for (auto& r : requests) {
     auto stream = std::make_shared<EventStream>(0, 1 << 16);
-    co_await router->run_request(session, std::move(r), stream);
+    co_await router->run_request(session, std::move(r), stream, 0, caller);
     bool gap = false;
     auto events = stream->since(0, gap);
     for (auto& e : events) {
@@ -399,7 +407,8 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
 
 asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& request,
                                                                net::ResponseWriter& writer,
-                                                               const std::string& route, Message message) {
+                                                               const std::string& route, Message message,
+                                                               std::shared_ptr<const RequestCaller> caller) {
   // One router for the whole request, even if a reload swaps it meanwhile.
   const auto router = current_router();
   const json::value id = message.id() ? *message.id() : json::value(nullptr);
@@ -509,7 +518,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& req
   auto stream = std::make_shared<EventStream>(1, 1 << 16);
   // Tied together: if the client closes the stream, the handler is cancelled and with it the
   // upstream call (2026 semantics: closing is cancelling).
-  co_await (router->run_request(session, std::move(message), stream, request.body().size()) &&
+  co_await (router->run_request(session, std::move(message), stream, request.body().size(), caller) &&
             reply_from_stream(request, writer, session, stream, 0, true));
 }
 
@@ -554,7 +563,7 @@ asio::awaitable<void> StreamableHttpEndpoint::subscriptions_listen(net::Request&
 }
 
 asio::awaitable<void> StreamableHttpEndpoint::handle_get(net::Request& request, net::ResponseWriter& writer,
-                                                         const std::string& route) {
+                                                         const std::string& route, const RequestCaller& caller) {
   auto session_header = header(request, "Mcp-Session-Id");
   if (!session_header) {
     auto res = json_response(http::status::method_not_allowed,
@@ -571,7 +580,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_get(net::Request& request, 
                          "Not Acceptable: Client must accept text/event-stream");
     co_return;
   }
-  auto session = find_session(*session_header, route);
+  auto session = find_session(*session_header, route, caller);
   if (!session) {
     co_await reply_error(writer, http::status::not_found, nullptr, session_missing_code, "Session not found");
     co_return;
@@ -594,7 +603,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_get(net::Request& request, 
 }
 
 asio::awaitable<void> StreamableHttpEndpoint::handle_delete(net::Request& request, net::ResponseWriter& writer,
-                                                            const std::string& route) {
+                                                            const std::string& route, const RequestCaller& caller) {
   // One router for the whole request, even if a reload swaps it meanwhile.
   const auto router = current_router();
   auto session_header = header(request, "Mcp-Session-Id");
@@ -605,7 +614,7 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_delete(net::Request& reques
     co_await writer.send(std::move(res));
     co_return;
   }
-  auto session = find_session(*session_header, route);
+  auto session = find_session(*session_header, route, caller);
   if (!session) {
     co_await reply_error(writer, http::status::not_found, nullptr, session_missing_code, "Session not found");
     co_return;

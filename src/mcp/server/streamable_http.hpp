@@ -29,8 +29,11 @@ class StreamableHttpEndpoint : public std::enable_shared_from_this<StreamableHtt
   StreamableHttpEndpoint(const core::Config& config, std::shared_ptr<Router> router);
 
   // Serves one HTTP request for `route` ("" = federated /mcp, else /mcp/<upstream>).
+  // `caller` is who the guards authenticated (nullptr = anonymous); sessions stay bound to the
+  // caller that created them.
   boost::asio::awaitable<void> handle(net::Request& request, net::ResponseWriter& writer,
-                                      const std::string& route);
+                                      const std::string& route,
+                                      std::shared_ptr<const RequestCaller> caller = nullptr);
   // Drops sessions idle for longer than the configured timeout; run periodically.
   boost::asio::awaitable<void> expire_idle_sessions();
   boost::asio::awaitable<void> close_all_sessions();
@@ -42,13 +45,14 @@ class StreamableHttpEndpoint : public std::enable_shared_from_this<StreamableHtt
 
  private:
   boost::asio::awaitable<void> handle_post(net::Request& request, net::ResponseWriter& writer,
-                                           const std::string& route);
+                                           const std::string& route, std::shared_ptr<const RequestCaller> caller);
   boost::asio::awaitable<void> handle_stateless(net::Request& request, net::ResponseWriter& writer,
-                                                const std::string& route, Message message);
+                                                const std::string& route, Message message,
+                                                std::shared_ptr<const RequestCaller> caller);
   boost::asio::awaitable<void> handle_get(net::Request& request, net::ResponseWriter& writer,
-                                          const std::string& route);
+                                          const std::string& route, const RequestCaller& caller);
   boost::asio::awaitable<void> handle_delete(net::Request& request, net::ResponseWriter& writer,
-                                             const std::string& route);
+                                             const std::string& route, const RequestCaller& caller);
   boost::asio::awaitable<void> subscriptions_listen(net::Request& request, net::ResponseWriter& writer,
                                                     const std::string& route, Message message);
   // Writes a request's event stream as JSON (when it holds just the response) or SSE.
@@ -56,7 +60,8 @@ class StreamableHttpEndpoint : public std::enable_shared_from_this<StreamableHtt
                                                  std::shared_ptr<ClientSession> session,
                                                  std::shared_ptr<EventStream> stream,
                                                  std::uint64_t after, bool allow_json);
-  std::shared_ptr<ClientSession> find_session(std::string_view id, const std::string& route) const;
+  std::shared_ptr<ClientSession> find_session(std::string_view id, const std::string& route,
+                                              const RequestCaller& caller) const;
 
   core::Config config_;
   std::shared_ptr<Router> router_;
