@@ -7,12 +7,17 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <mutex>
 #include <set>
+#include <type_traits>
+
+#include "net/tls/tls_server_context.hpp"
 
 namespace bastion::net {
 
@@ -20,34 +25,68 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using TlsStream = asio::ssl::stream<beast::tcp_stream>;
+// The connection loop is written once for both streams; these pick the few differences at
+// compile time, so the plain path stays what it was.
+template <class Stream>
+constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 // Live connections, so shutdown can close idle ones at once and the rest after the grace period.
 struct HttpServer::Registry {
   struct Entry {
     asio::any_io_executor strand;
-    beast::tcp_stream* stream;
+    beast::tcp_stream* stream;  // the TCP layer, also under TLS
+    bool tls = false;
     std::atomic<bool> idle{true};
   };
   std::mutex mutex;
   std::set<std::shared_ptr<Entry>> entries;
 
   // Runs on the connection's strand, so the stream cannot be destroyed while we touch it.
-  static void close(const std::shared_ptr<Registry>& self, const std::shared_ptr<Entry>& e) {
-    asio::post(e->strand, [self, e] {
+  // `hard`: close whatever it is doing. Otherwise only a connection that is still idle: a plain
+  // one is closed; a TLS one has its read cancelled, so its loop ends with a close_notify.
+  static void close(const std::shared_ptr<Registry>& self, const std::shared_ptr<Entry>& e, bool hard) {
+    asio::post(e->strand, [self, e, hard] {
       std::lock_guard lock(self->mutex);
       if (!self->entries.count(e)) return;
+      if (!hard && !e->idle) return;
       boost::system::error_code ec;
+      if (!hard && e->tls) {
+        e->stream->socket().cancel(ec);
+        return;
+      }
       e->stream->socket().shutdown(tcp::socket::shutdown_both, ec);
       e->stream->socket().close(ec);
     });
   }
+
+  // Keeps a connection listed for shutdown while it lives.
+  struct Registration {
+    std::shared_ptr<Registry> registry;
+    std::shared_ptr<Entry> entry;
+    Registration(std::shared_ptr<Registry> r, beast::tcp_stream& stream, bool tls)
+        : registry(std::move(r)), entry(std::make_shared<Entry>()) {
+      entry->strand = stream.get_executor();
+      entry->stream = &stream;
+      entry->tls = tls;
+      std::lock_guard lock(registry->mutex);
+      registry->entries.insert(entry);
+    }
+    ~Registration() {
+      std::lock_guard lock(registry->mutex);
+      registry->entries.erase(entry);
+    }
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+  };
 };
 
 namespace {
 
+template <class Stream>
 class StreamWriter final : public ResponseWriter {
  public:
-  StreamWriter(beast::tcp_stream& stream, std::chrono::milliseconds write_timeout, bool keep_alive,
+  StreamWriter(Stream& stream, std::chrono::milliseconds write_timeout, bool keep_alive,
                unsigned version)
       : stream_(stream), timeout_(write_timeout), keep_alive_(keep_alive), version_(version) {}
 
@@ -57,7 +96,7 @@ class StreamWriter final : public ResponseWriter {
     response.version(version_);
     response.keep_alive(keep_alive_);
     response.prepare_payload();
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     auto [ec, n] = co_await http::async_write(stream_, response, use_tuple);
     ok_ = !ec;
     co_return ok_;
@@ -71,7 +110,7 @@ class StreamWriter final : public ResponseWriter {
     header.keep_alive(keep_alive_);
     header.chunked(true);
     http::response_serializer<http::empty_body> serializer(header);
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     auto [ec, n] = co_await http::async_write_header(stream_, serializer, use_tuple);
     ok_ = !ec;
     co_return ok_;
@@ -79,7 +118,7 @@ class StreamWriter final : public ResponseWriter {
 
   asio::awaitable<bool> write_chunk(std::string_view data) override {
     if (!streaming_ || !ok_) co_return false;
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data)), use_tuple);
     ok_ = !ec;
     co_return ok_;
@@ -88,7 +127,7 @@ class StreamWriter final : public ResponseWriter {
   asio::awaitable<bool> finish_stream() override {
     if (!streaming_ || !ok_ || finished_) co_return false;
     finished_ = true;
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_tuple);
     ok_ = !ec;
     co_return ok_;
@@ -99,7 +138,7 @@ class StreamWriter final : public ResponseWriter {
   bool reusable() const { return ok_ && (!streaming_ || finished_); }
 
  private:
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   std::chrono::milliseconds timeout_;
   bool keep_alive_;
   unsigned version_;
@@ -111,10 +150,20 @@ class StreamWriter final : public ResponseWriter {
 
 // Completes when the client closes the connection (or sends garbage) while a request is being
 // handled. Bytes of a pipelined next request are kept in `buffer`.
-asio::awaitable<void> watch_disconnect(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+template <class Stream>
+asio::awaitable<void> watch_disconnect(Stream& stream, beast::flat_buffer& buffer) {
   for (;;) {
     auto space = buffer.prepare(4096);
-    auto [ec, n] = co_await stream.socket().async_read_some(space, use_tuple);
+    // Plain: the socket itself, past the stream's timer. TLS: through the decryption layer
+    // (its TCP read timer is off while the handler runs).
+    auto& source = [&]() -> auto& {
+      if constexpr (kIsTls<Stream>) {
+        return stream;
+      } else {
+        return stream.socket();
+      }
+    }();
+    auto [ec, n] = co_await source.async_read_some(space, use_tuple);
     if (ec) co_return;  // closed, reset or cancelled
     buffer.commit(n);
     if (buffer.size() > (1 << 20)) co_return;  // a flood while we work: treat as hostile
@@ -144,7 +193,8 @@ asio::awaitable<void> refuse_overload(tcp::socket socket) {
 
 // Reads the request header within `timeout` without closing the stream on expiry (the caller
 // still has to say 408).
-asio::awaitable<boost::system::error_code> read_header_within(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+template <class Stream>
+asio::awaitable<boost::system::error_code> read_header_within(Stream& stream, beast::flat_buffer& buffer,
                                                               http::request_parser<http::string_body>& parser,
                                                               std::chrono::milliseconds timeout) {
   asio::steady_timer timer(stream.get_executor(), timeout);
@@ -154,7 +204,8 @@ asio::awaitable<boost::system::error_code> read_header_within(beast::tcp_stream&
   co_return std::get<0>(std::get<0>(result));
 }
 
-asio::awaitable<boost::system::error_code> read_body_within(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+template <class Stream>
+asio::awaitable<boost::system::error_code> read_body_within(Stream& stream, beast::flat_buffer& buffer,
                                                             http::request_parser<http::string_body>& parser,
                                                             std::chrono::milliseconds timeout) {
   asio::steady_timer timer(stream.get_executor(), timeout);
@@ -182,6 +233,12 @@ HttpServer::HttpServer(asio::io_context& ioc, std::string name, ServerLimits lim
       handler_(std::move(handler)),
       acceptor_(asio::make_strand(ioc)),
       registry_(std::make_shared<Registry>()) {}
+
+HttpServer::HttpServer(asio::io_context& ioc, std::string name, ServerLimits limits, Handler handler,
+                       std::shared_ptr<tls::TlsContextProvider> tls)
+    : HttpServer(ioc, std::move(name), limits, std::move(handler)) {
+  tls_ = std::move(tls);
+}
 
 boost::system::result<tcp::endpoint> HttpServer::bind(const std::string& address) {
   auto colon = address.rfind(':');
@@ -220,6 +277,12 @@ asio::awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     if (connections_.load() >= limits_.max_connections) {
+      if (tls_) {
+        // A 503 over TLS would cost a full handshake exactly when we are overloaded: just close.
+        boost::system::error_code cec;
+        socket.close(cec);
+        continue;
+      }
       // Over the cap: answer 503 from a small bounded coroutine (not counted as a connection).
       auto ex = socket.get_executor();
       asio::co_spawn(ex, refuse_overload(std::move(socket)), asio::detached);
@@ -238,6 +301,100 @@ asio::awaitable<void> HttpServer::accept_loop() {
   }
 }
 
+namespace {
+
+// How a connection's request loop ended; a peer that has gone gets no close_notify.
+enum class LoopEnd { peer_gone, server_done };
+
+bool peer_gone(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
+}
+
+// Reads some bytes within `timeout` with our own timer (not the stream's), so the connection is
+// still open afterwards and a TLS session can be closed with a close_notify.
+template <class Stream>
+asio::awaitable<boost::system::error_code> read_some_within(Stream& stream, beast::flat_buffer& buffer,
+                                                            std::chrono::milliseconds timeout) {
+  asio::steady_timer timer(stream.get_executor(), timeout);
+  auto result = co_await (stream.async_read_some(buffer.prepare(4096), use_tuple) || timer.async_wait(use_tuple));
+  if (result.index() == 1) co_return beast::error::timeout;
+  auto [ec, n] = std::get<0>(result);
+  if (!ec) buffer.commit(n);
+  co_return ec;
+}
+
+struct LoopContext {
+  const ServerLimits& limits;
+  const Handler& handler;
+  const std::atomic<bool>& stopping;
+  std::atomic<bool>& idle;
+  const ConnectionInfo& info;
+};
+
+// The keep-alive loop, the same for plain and TLS streams.
+template <class Stream>
+asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buffer, LoopContext c) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  for (;;) {
+    c.idle = true;
+    if (c.stopping) co_return LoopEnd::server_done;
+    // Wait for the first byte of the next request within the idle timeout...
+    if (buffer.size() == 0) {
+      if constexpr (kIsTls<Stream>) {
+        auto rec = co_await read_some_within(stream, buffer, c.limits.idle_timeout);
+        if (rec) co_return peer_gone(rec) ? LoopEnd::peer_gone : LoopEnd::server_done;
+      } else {
+        stream.expires_after(c.limits.idle_timeout);
+        auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+        if (rec) co_return LoopEnd::peer_gone;
+        buffer.commit(n);
+      }
+    }
+    c.idle = false;
+    // ...then the whole header within the header timeout, and the body within the same again.
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(c.limits.max_header_bytes));
+    parser.body_limit(c.limits.max_body_bytes);
+    tcp_layer.expires_never();  // our own timers, so a late client still gets its 408
+    auto hec = co_await read_header_within(stream, buffer, parser, c.limits.header_timeout);
+    if (!hec && !parser.is_done()) hec = co_await read_body_within(stream, buffer, parser, c.limits.header_timeout);
+    if (hec) {
+      http::status status = http::status::bad_request;
+      std::string message = "malformed HTTP request";
+      if (hec == http::error::header_limit) {
+        status = http::status::request_header_fields_too_large;
+        message = "request headers too large";
+      } else if (hec == http::error::body_limit) {
+        status = http::status::payload_too_large;
+        message = "request body larger than " + std::to_string(c.limits.max_body_bytes) + " bytes";
+      } else if (hec == beast::error::timeout) {
+        status = http::status::request_timeout;
+        message = "request not received in time";
+      } else if (peer_gone(hec) || hec == asio::error::operation_aborted) {
+        co_return LoopEnd::peer_gone;
+      }
+      auto res = text_response(status, message);
+      res.set(http::field::connection, "close");
+      tcp_layer.expires_after(c.limits.write_timeout);
+      co_await http::async_write(stream, res, use_tuple);
+      co_return LoopEnd::server_done;
+    }
+    Request request = parser.release();
+    bool keep_alive = request.keep_alive() && !c.stopping;
+    StreamWriter<Stream> writer(stream, c.limits.write_timeout, keep_alive, request.version());
+    tcp_layer.expires_never();  // the handler's writes set their own deadlines
+    co_await (c.handler(request, writer, c.info) || watch_disconnect(stream, buffer));
+    if (!writer.responded()) {
+      co_await writer.send(text_response(http::status::internal_server_error, "no response"));
+    }
+    if (!tcp_layer.socket().is_open()) co_return LoopEnd::peer_gone;
+    if (!keep_alive || !writer.reusable()) co_return writer.reusable() ? LoopEnd::server_done : LoopEnd::peer_gone;
+  }
+}
+
+}  // namespace
+
 asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
   auto self = shared_from_this();
   ++connections_;
@@ -252,77 +409,53 @@ asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
   info.remote = socket.remote_endpoint(ec);
   info.local = socket.local_endpoint(ec);
   socket.set_option(tcp::no_delay(true), ec);
+  if (tls_) {
+    co_await serve_tls(std::move(socket), std::move(info));
+  } else {
+    co_await serve_plain(std::move(socket), std::move(info));
+  }
+}
 
+asio::awaitable<void> HttpServer::serve_plain(tcp::socket socket, ConnectionInfo info) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  auto entry = std::make_shared<Registry::Entry>();
-  entry->strand = stream.get_executor();
-  entry->stream = &stream;
-  {
-    std::lock_guard lock(registry_->mutex);
-    registry_->entries.insert(entry);
-  }
-  struct Unregister {
-    std::shared_ptr<Registry> r;
-    std::shared_ptr<Registry::Entry> e;
-    ~Unregister() {
-      std::lock_guard lock(r->mutex);
-      r->entries.erase(e);
-    }
-  } unregister{registry_, entry};
-
-  for (;;) {
-    entry->idle = true;
-    if (stopping_) break;
-    // Wait for the first byte of the next request within the idle timeout...
-    if (buffer.size() == 0) {
-      stream.expires_after(limits_.idle_timeout);
-      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
-      if (rec) break;
-      buffer.commit(n);
-    }
-    entry->idle = false;
-    // ...then the whole header within the header timeout, and the body within the same again.
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
-    parser.body_limit(limits_.max_body_bytes);
-    stream.expires_never();  // our own timers, so a late client still gets its 408
-    auto hec = co_await read_header_within(stream, buffer, parser, limits_.header_timeout);
-    if (!hec && !parser.is_done()) hec = co_await read_body_within(stream, buffer, parser, limits_.header_timeout);
-    if (hec) {
-      http::status status = http::status::bad_request;
-      std::string message = "malformed HTTP request";
-      if (hec == http::error::header_limit) {
-        status = http::status::request_header_fields_too_large;
-        message = "request headers too large";
-      } else if (hec == http::error::body_limit) {
-        status = http::status::payload_too_large;
-        message = "request body larger than " + std::to_string(limits_.max_body_bytes) + " bytes";
-      } else if (hec == beast::error::timeout) {
-        status = http::status::request_timeout;
-        message = "request not received in time";
-      } else if (hec == http::error::end_of_stream || hec == asio::error::eof ||
-                 hec == asio::error::connection_reset || hec == asio::error::operation_aborted) {
-        break;
-      }
-      auto res = text_response(status, message);
-      res.set(http::field::connection, "close");
-      stream.expires_after(limits_.write_timeout);
-      co_await http::async_write(stream, res, use_tuple);
-      break;
-    }
-    Request request = parser.release();
-    bool keep_alive = request.keep_alive() && !stopping_;
-    StreamWriter writer(stream, limits_.write_timeout, keep_alive, request.version());
-    stream.expires_never();  // the handler's writes set their own deadlines
-    co_await (handler_(request, writer, info) || watch_disconnect(stream, buffer));
-    if (!writer.responded()) {
-      co_await writer.send(text_response(http::status::internal_server_error, "no response"));
-    }
-    if (!keep_alive || !writer.reusable() || !stream.socket().is_open()) break;
-  }
+  Registry::Registration registration(registry_, stream, false);
+  co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, registration.entry->idle, info});
+  boost::system::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.socket().close(ec);
+}
+
+asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket, ConnectionInfo info) {
+  // The context this connection started with stays alive with it, whatever reloads happen.
+  const auto context = tls_->current();
+  TlsStream stream(std::move(socket), *context);
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  beast::flat_buffer buffer;
+  Registry::Registration registration(registry_, tcp_layer, true);
+  auto& idle = registration.entry->idle;
+  boost::system::error_code ec;
+
+  // A client that never completes the handshake is dropped like one that never sends a header.
+  idle = true;  // shutdown may close a half-open handshake at once
+  asio::steady_timer timer(stream.get_executor(), limits_.header_timeout);
+  auto hs = co_await (stream.async_handshake(asio::ssl::stream_base::server, use_tuple) || timer.async_wait(use_tuple));
+  boost::system::error_code hec = hs.index() == 1 ? beast::error::timeout : std::get<0>(std::get<0>(hs));
+  if (hec) {
+    spdlog::debug("[{}] TLS handshake with {} failed: {}", name_, info.remote.address().to_string(), hec.message());
+    tcp_layer.socket().close(ec);
+    co_return;
+  }
+  info.tls = true;
+
+  auto end = co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, idle, info});
+  idle = false;  // from here on only the grace deadline may cut the close short
+  if (end == LoopEnd::server_done && tcp_layer.socket().is_open()) {
+    tcp_layer.expires_after(limits_.tls_shutdown_timeout);
+    co_await stream.async_shutdown(use_tuple);
+  }
+  tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ec);
+  tcp_layer.socket().close(ec);
 }
 
 asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds grace) {
@@ -342,7 +475,7 @@ asio::awaitable<void> HttpServer::shutdown(std::chrono::milliseconds grace) {
     if (open.empty()) co_return;
     bool expired = std::chrono::steady_clock::now() >= deadline;
     for (auto& e : open) {
-      if (expired || e->idle) Registry::close(registry_, e);
+      if (expired || e->idle) Registry::close(registry_, e, expired);
     }
     if (expired) co_return;
     timer.expires_after(std::chrono::milliseconds(25));

@@ -2,6 +2,8 @@
 // HTTP/1.1 server: one coroutine per connection on its own strand, keep-alive, a timeout on
 // every read and write, header/body limits, and detection of clients that go away while their
 // request is being handled (the handler is cancelled, which cancels the upstream call).
+// Optionally TLS (1.2/1.3, see net/tls): the handshake runs under the header timeout, then the
+// same loop serves the decrypted stream.
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +16,10 @@
 #include <string>
 
 namespace bastion::net {
+
+namespace tls {
+class TlsContextProvider;
+}
 
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
@@ -47,11 +53,19 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds write_timeout{30'000};
   std::uint32_t max_connections = 10'000;
+  // Bound on sending close_notify and waiting for the peer's when a TLS connection ends.
+  std::chrono::milliseconds tls_shutdown_timeout{1'000};
 };
 
 class HttpServer : public std::enable_shared_from_this<HttpServer> {
  public:
   HttpServer(boost::asio::io_context& ioc, std::string name, ServerLimits limits, Handler handler);
+  // A TLS listener: every connection handshakes with the provider's current context.
+  HttpServer(boost::asio::io_context& ioc, std::string name, ServerLimits limits, Handler handler,
+             std::shared_ptr<tls::TlsContextProvider> tls);
+  // Turns TLS on (or off with nullptr); call before start().
+  void set_tls(std::shared_ptr<tls::TlsContextProvider> provider) { tls_ = std::move(provider); }
+  bool tls_enabled() const { return tls_ != nullptr; }
   // Binds and listens now (before privileges are dropped); returns the bound endpoint.
   boost::system::result<tcp::endpoint> bind(const std::string& address);
   void start();
@@ -64,11 +78,14 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(tcp::socket socket);
+  boost::asio::awaitable<void> serve_plain(tcp::socket socket, ConnectionInfo info);
+  boost::asio::awaitable<void> serve_tls(tcp::socket socket, ConnectionInfo info);
 
   boost::asio::io_context& ioc_;
   std::string name_;
   ServerLimits limits_;
   Handler handler_;
+  std::shared_ptr<tls::TlsContextProvider> tls_;
   tcp::acceptor acceptor_;
   std::atomic<std::size_t> connections_{0};
   std::atomic<bool> stopping_{false};
