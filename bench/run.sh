@@ -282,6 +282,8 @@ data_dir: $dir/data
 listen:
   public: {address: "127.0.0.1:0"}
   admin: {address: "127.0.0.1:0"}
+# The default zone (10 requests/minute per client, as the seed asks) would measure the limiter.
+rate_limits: []
 upstreams:
   $2
 EOF
