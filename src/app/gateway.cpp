@@ -19,7 +19,11 @@
 #include "core/secrets.hpp"
 #include "guard/client_address.hpp"
 #include "guard/guard.hpp"
+#include "guard/auth/resource_metadata.hpp"
+#include "guard/call_policy.hpp"
 #include "guard/security_headers.hpp"
+#include "app/security_setup.hpp"
+#include "mcp/jsonrpc.hpp"
 #include "mcp/server/router.hpp"
 #include "mcp/server/streamable_http.hpp"
 #include "net/server/http_server.hpp"
@@ -110,12 +114,49 @@ struct Generation {
   guard::SecurityHeaders security_headers;
 };
 
-std::shared_ptr<Generation> make_generation(core::Config config) {
+std::shared_ptr<Generation> make_generation(core::Config config, const guard::GuardResources& resources) {
   auto gen = std::make_shared<Generation>();
   gen->config = std::move(config);
-  gen->guards = guard::GuardChain::standard(gen->config);
+  gen->guards = guard::GuardChain::standard(gen->config, resources);
   gen->security_headers = guard::SecurityHeaders(gen->config.headers);
   return gen;
+}
+
+bool on_loopback(const std::string& host_port) {
+  auto host = host_port.substr(0, host_port.rfind(':'));
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(host, ec);
+  return !ec && address.is_loopback();
+}
+
+// Per-tool allowlists only matter once callers are authenticated.
+void attach_policy(Generation& gen) {
+  if (gen.config.auth.enabled()) gen.router->set_policy(std::make_shared<guard::ToolAllowlistPolicy>());
+}
+
+// The MCP calls in a POST body, for guards that limit by method or tool. Tool names take the
+// form a policy sees (`<upstream><sep><tool>` on pass-through routes). Unparseable bodies yield
+// nothing here; the endpoint answers them with the proper JSON-RPC error.
+std::vector<guard::CallPeek> peek_calls(const net::Request& req, const std::string& path, const Generation& gen) {
+  std::vector<guard::CallPeek> calls;
+  if (req.method() != http::verb::post) return calls;
+  std::string route;
+  if (path.rfind("/mcp/", 0) == 0) route = path.substr(5);
+  auto parsed = mcp::parse_body(req.body(), mcp::ParseLimits{gen.config.limits.max_json_depth});
+  if (!parsed.body) return calls;
+  for (const auto& m : parsed.body->messages) {
+    if (m.kind != mcp::MessageKind::request) continue;
+    guard::CallPeek call{std::string(m.method()), {}};
+    if (call.method == "tools/call" && m.params()) {
+      if (const auto* name = m.params()->if_contains("name"); name && name->is_string()) {
+        call.tool = gen.router->policy_tool_name(route, name->get_string());
+      }
+    }
+    calls.push_back(std::move(call));
+  }
+  return calls;
 }
 
 struct Runtime {
@@ -135,10 +176,25 @@ struct Runtime {
   std::shared_ptr<LogRecordSink> records = std::make_shared<LogRecordSink>();
   std::shared_ptr<net::HttpServer> public_server, admin_server, redirect_server;
   std::optional<std::string> admin_token;  // required on the admin listener when set
+  guard::GuardResources guard_resources;
   std::uint16_t public_port = 0;
   std::function<std::optional<std::string>(std::string_view token)> acme_challenge;
   std::atomic<bool> ready{false};
 };
+
+// RFC 9728: where MCP clients learn which authorization server issues tokens for this resource.
+net::Response protected_resource_reply(const core::AuthConfig& auth) {
+  guard::auth::ResourceMetadata m;
+  m.resource = auth.resource;
+  m.authorization_servers = auth.authorization_servers;
+  if (m.authorization_servers.empty() && auth.jwt) m.authorization_servers = {auth.jwt->issuer};
+  m.scopes_supported = auth.scopes_supported;
+  net::Response res{http::status::ok, 11};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "max-age=3600");
+  res.body() = guard::auth::resource_metadata_document(m);
+  return res;
+}
 
 std::shared_ptr<const mcp::RequestCaller> caller_of(const guard::RequestContext& ctx) {
   auto caller = std::make_shared<mcp::RequestCaller>();
@@ -155,6 +211,7 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
   const auto gen = rt.snapshot();
   guard::RequestContext ctx(req, conn);
   HeaderingWriter writer(raw_writer, gen->security_headers, conn.tls, &ctx.response_headers);
+  if (gen->guards.needs_calls()) ctx.calls = peek_calls(req, path_of(req), *gen);
   if (auto rejection = co_await gen->guards.run(ctx)) {
     co_await writer.send(guard::reject(*rejection, rt.rejections, req.version()));
     co_return;
@@ -162,6 +219,10 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
   auto path = path_of(req);
   if (path == "/healthz") {
     co_await writer.send(public_health_reply());
+    co_return;
+  }
+  if (path.rfind(guard::auth::kWellKnownProtectedResource, 0) == 0 && !gen->config.auth.resource.empty()) {
+    co_await writer.send(protected_resource_reply(gen->config.auth));
     co_return;
   }
   auto caller = caller_of(ctx);
@@ -367,7 +428,14 @@ asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string 
     for (auto& m : loaded.errors.messages) spdlog::error("reload refused, keeping the running configuration: {}", m);
     co_return;
   }
-  auto next = make_generation(std::move(*loaded.config));
+  auto authenticators = build_authenticators(loaded.config->auth, ex);
+  if (auto* e = std::get_if<SetupError>(&authenticators)) {
+    spdlog::error("reload refused, keeping the running configuration: {}", e->message);
+    co_return;
+  }
+  guard::GuardResources resources = rt.guard_resources;
+  resources.authenticators = std::get<0>(authenticators);
+  auto next = make_generation(std::move(*loaded.config), resources);
   const auto old = rt.snapshot();
   const auto& c = next->config;
   if (c.listen.public_listener.address != old->config.listen.public_listener.address ||
@@ -398,6 +466,8 @@ asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string 
   }
   for (auto& up : started) co_await up->start();
   next->router = std::make_shared<mcp::Router>(c, next->upstreams, rt.records);
+  attach_policy(*next);
+  rt.guard_resources = resources;
   rt.install(next);
   rt.endpoint->replace_router(next->router);
   spdlog::set_level(spdlog::level::from_str(c.log.level));
@@ -429,11 +499,28 @@ int serve(core::Config config, const ServeOptions& options) {
   asio::io_context ioc(static_cast<int>(threads));
   Runtime rt;
   {
-    auto gen = make_generation(config);
+    auto authenticators = build_authenticators(config.auth, ioc.get_executor());
+    if (auto* e = std::get_if<SetupError>(&authenticators)) {
+      spdlog::critical("authentication: {}", e->message);
+      return 1;
+    }
+    auto backend = build_rate_limit_backend(config, ioc.get_executor());
+    if (auto* e = std::get_if<SetupError>(&backend)) {
+      spdlog::critical("rate limiting: {}", e->message);
+      return 1;
+    }
+    rt.guard_resources.authenticators = std::get<0>(authenticators);
+    rt.guard_resources.rate_limits = std::get<0>(backend);
+    if (!config.auth.enabled() && !on_loopback(config.listen.public_listener.address)) {
+      spdlog::warn("the public listener is not on loopback and no authentication is configured: anyone who "
+                   "can reach it may call every tool");
+    }
+    auto gen = make_generation(config, rt.guard_resources);
     for (const auto& u : config.upstreams) {
       gen->upstreams[u.name] = std::make_shared<upstream::Upstream>(ioc.get_executor(), u);
     }
     gen->router = std::make_shared<mcp::Router>(config, gen->upstreams, rt.records);
+    attach_policy(*gen);
     rt.endpoint = std::make_shared<mcp::StreamableHttpEndpoint>(config, gen->router);
     rt.install(gen);
   }
@@ -511,6 +598,9 @@ int serve(core::Config config, const ServeOptions& options) {
     if (rt.redirect_server) co_await rt.redirect_server->shutdown(std::chrono::milliseconds(500));
     co_await rt.endpoint->close_all_sessions();
     for (auto& [n, up] : rt.snapshot()->upstreams) co_await up->stop();
+    if (rt.guard_resources.rate_limits && rt.guard_resources.rate_limits->redis) {
+      rt.guard_resources.rate_limits->redis->close();
+    }
     ioc.stop();
   };
   wait_signal = [&] {

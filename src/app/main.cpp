@@ -9,6 +9,7 @@
 #include "app/health_probe.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "guard/auth/token_store.hpp"
 
 namespace {
 
@@ -56,6 +57,16 @@ int main(int argc, char** argv) {
 
   auto* ver = app.add_subcommand("version", "Print the version");
 
+  bastion::guard::auth::TokenCreateOptions token_options;
+  auto* token = app.add_subcommand("token", "Manage bearer tokens");
+  token->require_subcommand(1);
+  auto* token_create = token->add_subcommand("create", "Create a token: printed once, only its salted hash is kept");
+  token_create->add_option("name", token_options.name, "Who the token is for (shown in logs and records)")->required();
+  token_create->add_option("--tokens-file", token_options.tokens_file, "Tokens file (created 0600 if missing)")->required();
+  token_create->add_option("--scopes", token_options.scopes, "Scopes, comma-separated")->delimiter(',');
+  token_create->add_option("--tools", token_options.tools, "Allowed tools (exact or glob, e.g. demo__*), comma-separated")
+      ->delimiter(',');
+
   CLI11_PARSE(app, argc, argv);
 
   if (ver->parsed()) {
@@ -63,6 +74,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (health->parsed()) return bastion::app::probe_health(health_url);
+  if (token_create->parsed()) return bastion::guard::auth::run_token_create(token_options, std::cout, std::cerr);
   if (check->parsed()) {
     auto loaded = bastion::core::load_config_file(check_file);
     if (!loaded.config) {

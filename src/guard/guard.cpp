@@ -1,6 +1,8 @@
 #include "guard/guard.hpp"
 
+#include "guard/auth_guard.hpp"
 #include "guard/client_address.hpp"
+#include "guard/rate_limit_guard.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -31,7 +33,7 @@ GuardChain::GuardChain(GuardChain&&) noexcept = default;
 GuardChain& GuardChain::operator=(GuardChain&&) noexcept = default;
 GuardChain::~GuardChain() = default;
 
-GuardChain GuardChain::standard(const core::Config& config) {
+GuardChain GuardChain::standard(const core::Config& config, const GuardResources& resources) {
   GuardChain chain;
   chain.addresses_ = std::make_unique<ClientAddressResolver>(config.listen.trusted_proxies);
   // 1. Network filter first: a denied network learns nothing, not even whether Host is valid.
@@ -43,11 +45,34 @@ GuardChain GuardChain::standard(const core::Config& config) {
   chain.add(std::make_unique<OriginGuard>(config.origins));
   // 3. In-flight cap per client, before anything that costs work (auth subrequests, upstreams).
   chain.add(std::make_unique<InFlightGuard>(config.limits.max_in_flight_per_client));
-  // Rate limits keyed by address, authentication, then limits keyed by token slot in here.
+  auto backend = resources.rate_limits ? resources.rate_limits : std::make_shared<RateLimitBackend>();
+  std::vector<RateLimitZone> by_address, after_auth;
+  for (auto& zone : rate_limit_zones(config.rate_limits)) {
+    const bool address_only = !zone.per_call() && zone.config.key == core::RateLimitZoneConfig::Key::ip;
+    (address_only ? by_address : after_auth).push_back(std::move(zone));
+  }
+  // 4. Address-keyed limits before authentication (nginx: limit_req runs before auth_request),
+  //    so a flood never reaches the token check or the authorization service.
+  if (!by_address.empty()) {
+    chain.add(std::make_unique<RateLimitGuard>("rate_limit", std::move(by_address), backend));
+  }
+  // 5. Authentication: who is calling (tokens, JWT, auth_request).
+  if (resources.authenticators && resources.authenticators->any()) {
+    chain.add(std::make_unique<AuthGuard>(resources.authenticators));
+  }
+  // 6. Limits keyed by caller or tool, and per-method/tool zones from the parsed body.
+  if (!after_auth.empty()) {
+    auto guard = std::make_unique<RateLimitGuard>("rate_limit_caller", std::move(after_auth), backend);
+    if (guard->needs_calls()) chain.set_needs_calls();
+    chain.add(std::move(guard));
+  }
+  // Tool allowlists are enforced by the router's call policy, where tools/list is filtered too.
   return chain;
 }
 
 void GuardChain::resolve_client(RequestContext& ctx) const {
+  std::string_view target(ctx.request.target().data(), ctx.request.target().size());
+  ctx.path = std::string(target.substr(0, target.find('?')));
   ctx.client = addresses_->resolve(ctx.request, ctx.connection.remote.address());
   ctx.client_text = ClientAddressResolver::text(ctx.client);
 }

@@ -37,6 +37,13 @@ struct Caller {
   bool authenticated = false;
 };
 
+// One JSON-RPC request of the body, as far as guards need it (parsed before the chain runs
+// when some guard asks for it; tool names in policy form `<upstream><sep><tool>`).
+struct CallPeek {
+  std::string method;
+  std::string tool;
+};
+
 // What the guards see of one request, and what they leave for later stages.
 struct RequestContext {
   RequestContext(const net::Request& r, const net::ConnectionInfo& c) : request(r), connection(c) {}
@@ -44,6 +51,8 @@ struct RequestContext {
   const net::ConnectionInfo& connection;
   core::IpAddress client;           // after trusted proxies (set by the chain before any guard)
   std::string client_text;
+  std::string path;                 // request path without the query
+  std::vector<CallPeek> calls;      // filled only when GuardChain::needs_calls()
   Caller caller;
   HeaderList response_headers;      // added to the eventual reply (e.g. RateLimit)
   std::vector<std::shared_ptr<void>> holds;  // released when the request ends (in-flight slots)
@@ -71,6 +80,15 @@ class RejectionCounters {
 };
 
 class ClientAddressResolver;
+struct RateLimitBackend;
+struct Authenticators;
+
+// Long-lived state the guards use, built once by the application (limiter buckets survive
+// configuration reloads; authenticators hold loaded keys and HTTP clients).
+struct GuardResources {
+  std::shared_ptr<RateLimitBackend> rate_limits;       // nullptr: a private in-process one
+  std::shared_ptr<const Authenticators> authenticators; // nullptr: no authentication
+};
 
 class GuardChain {
  public:
@@ -79,18 +97,22 @@ class GuardChain {
   GuardChain& operator=(GuardChain&&) noexcept;
   ~GuardChain();
   // The order guards run in, with the reason for each position, lives in this function.
-  static GuardChain standard(const core::Config& config);
+  static GuardChain standard(const core::Config& config, const GuardResources& resources = {});
   // Resolves the client address, then runs every guard until one rejects.
   boost::asio::awaitable<std::optional<Rejection>> run(RequestContext& ctx) const;
   // The synchronous guards only (tests, and listeners without asynchronous guards).
   std::optional<Rejection> run_sync(RequestContext& ctx) const;
   std::vector<std::string_view> names() const;
   void add(std::unique_ptr<Guard> guard) { guards_.push_back(std::move(guard)); }
+  // Whether some guard looks at the MCP calls in the body (so the caller parses it first).
+  bool needs_calls() const { return needs_calls_; }
+  void set_needs_calls() { needs_calls_ = true; }
 
  private:
   void resolve_client(RequestContext& ctx) const;
   std::vector<std::unique_ptr<Guard>> guards_;
   std::unique_ptr<ClientAddressResolver> addresses_;
+  bool needs_calls_ = false;
 };
 
 // The one reply function for rejections: status, JSON-RPC error body, headers, counter.

@@ -486,9 +486,17 @@ asio::awaitable<json::object> Router::discover(const std::string& route) {
                          {"capabilities", merged_capabilities()}};
 }
 
+// Policies name a tool `<upstream><sep><tool>` with the agent's own tool name, whichever route
+// exposes it and whatever prefixing or renaming applies there.
 std::string Router::policy_tool_name(const std::string& route, std::string_view exposed) const {
-  if (route.empty()) return std::string(exposed);
-  return route + config_.federation.separator + std::string(exposed);
+  std::optional<Federation::Target> target;
+  if (route.empty()) {
+    target = federation_.resolve(std::string(exposed), true);
+  } else if (auto it = passthrough_.find(route); it != passthrough_.end()) {
+    target = it->second.resolve(std::string(exposed), true);
+  }
+  if (target) return target->upstream + config_.federation.separator + target->name;
+  return (route.empty() ? std::string() : route + config_.federation.separator) + std::string(exposed);
 }
 
 namespace {
