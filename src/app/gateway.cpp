@@ -22,7 +22,10 @@
 #include "guard/auth/resource_metadata.hpp"
 #include "guard/call_policy.hpp"
 #include "guard/security_headers.hpp"
+#include "app/gateway_metrics.hpp"
 #include "app/security_setup.hpp"
+#include "observe/process_group_sampler.hpp"
+#include "observe/prometheus_text.hpp"
 #include "mcp/jsonrpc.hpp"
 #include "mcp/server/router.hpp"
 #include "mcp/server/streamable_http.hpp"
@@ -37,15 +40,39 @@ namespace json = boost::json;
 
 namespace {
 
-// Until the recorder lands, interaction records are counted and logged at debug level.
-class LogRecordSink final : public mcp::RecordSink {
+// Every interaction record feeds the metrics (and, once configured, the recorder).
+class RecordingSink final : public mcp::RecordSink {
  public:
+  explicit RecordingSink(GatewayMetrics& metrics) : metrics_(metrics) {}
   void record(mcp::InteractionRecord r) override {
-    ++count;
-    spdlog::debug("interaction upstream={} method={} tool={} status={} latency_ms={:.2f}", r.upstream,
-                  r.method, r.tool, r.status, r.latency_ms);
+    metrics_.count_interaction(r);
+    spdlog::debug("interaction upstream={} method={} tool={} status={} latency_ms={:.2f}", r.upstream, r.method,
+                  r.tool, r.status, r.latency_ms);
   }
-  std::atomic<std::uint64_t> count{0};
+
+ private:
+  GatewayMetrics& metrics_;
+};
+
+// Remembers the status a handler answered with, for the request metrics.
+class StatusWriter final : public net::ResponseWriter {
+ public:
+  explicit StatusWriter(net::ResponseWriter& inner) : inner_(inner) {}
+  asio::awaitable<bool> send(net::Response response) override {
+    status = response.result_int();
+    co_return co_await inner_.send(std::move(response));
+  }
+  asio::awaitable<bool> start_stream(http::response<http::empty_body> header) override {
+    status = header.result_int();
+    co_return co_await inner_.start_stream(std::move(header));
+  }
+  asio::awaitable<bool> write_chunk(std::string_view data) override { return inner_.write_chunk(data); }
+  asio::awaitable<bool> finish_stream() override { return inner_.finish_stream(); }
+  bool streaming() const override { return inner_.streaming(); }
+  unsigned status = 0;
+
+ private:
+  net::ResponseWriter& inner_;
 };
 
 net::Response json_reply(http::status status, const json::value& body, std::string_view type = "application/json") {
@@ -173,7 +200,8 @@ struct Runtime {
   std::shared_ptr<const Generation> current;
   std::shared_ptr<mcp::StreamableHttpEndpoint> endpoint;
   guard::RejectionCounters rejections;
-  std::shared_ptr<LogRecordSink> records = std::make_shared<LogRecordSink>();
+  GatewayMetrics metrics;
+  std::shared_ptr<RecordingSink> records = std::make_shared<RecordingSink>(metrics);
   std::shared_ptr<net::HttpServer> public_server, admin_server, redirect_server;
   std::optional<std::string> admin_token;  // required on the admin listener when set
   guard::GuardResources guard_resources;
@@ -261,32 +289,6 @@ json::object health_document(Runtime& rt) {
   return json::object{{"status", status}, {"checks", checks}};
 }
 
-std::string metrics_text(Runtime& rt) {
-  std::string out;
-  const auto gen = rt.snapshot();
-  auto& c = rt.endpoint->counters();
-  out += "# HELP bastion_mcp_http_requests_total MCP endpoint requests.\n# TYPE bastion_mcp_http_requests_total counter\n";
-  out += "bastion_mcp_http_requests_total " + std::to_string(c.requests.load()) + "\n";
-  out += "# HELP bastion_mcp_sessions Live MCP sessions.\n# TYPE bastion_mcp_sessions gauge\n";
-  out += "bastion_mcp_sessions " + std::to_string(rt.endpoint->session_count()) + "\n";
-  out += "# HELP bastion_interactions_total Interaction records emitted.\n# TYPE bastion_interactions_total counter\n";
-  out += "bastion_interactions_total " + std::to_string(rt.records->count.load()) + "\n";
-  out += "# HELP bastion_upstream_up Whether an upstream has a ready replica.\n# TYPE bastion_upstream_up gauge\n";
-  for (auto& [name, up] : gen->upstreams) {
-    out += "bastion_upstream_up{upstream=\"" + name + "\"} " + (up->status().up ? "1" : "0") + "\n";
-  }
-  out += "# HELP bastion_upstream_restarts_total Upstream replica restarts.\n# TYPE bastion_upstream_restarts_total counter\n";
-  for (auto& [name, up] : gen->upstreams) {
-    out += "bastion_upstream_restarts_total{upstream=\"" + name + "\",reason=\"exit\"} " +
-           std::to_string(up->status().restarts) + "\n";
-  }
-  out += "# HELP bastion_requests_rejected_total Requests rejected by a guard.\n# TYPE bastion_requests_rejected_total counter\n";
-  for (auto& [reason, n] : rt.rejections.snapshot()) {
-    out += "bastion_requests_rejected_total{reason=\"" + reason + "\"} " + std::to_string(n) + "\n";
-  }
-  return out;
-}
-
 // Constant-time comparison of the presented admin bearer token.
 bool admin_token_ok(const Runtime& rt, const net::Request& req) {
   if (!rt.admin_token) return true;
@@ -342,8 +344,9 @@ asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::Respons
     co_await writer.send(readiness_reply(ready && any));
   } else if (path == "/metrics") {
     net::Response res{http::status::ok, req.version()};
-    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.body() = metrics_text(rt);
+    res.set(http::field::content_type, std::string(observe::kPrometheusContentType));
+    res.set(http::field::cache_control, "no-store");
+    res.body() = rt.metrics.render();
     co_await writer.send(std::move(res));
   } else {
     co_await writer.send(net::text_response(http::status::not_found, "not found", req.version()));
@@ -391,6 +394,83 @@ asio::awaitable<void> redirect_handler(Runtime& rt, net::Request& req, net::Resp
   res.set(http::field::content_type, "text/plain; charset=utf-8");
   res.body() = "moved to " + location + "\n";
   co_await writer.send(std::move(res));
+}
+
+using HandlerFn = asio::awaitable<void> (*)(Runtime&, net::Request&, net::ResponseWriter&, const net::ConnectionInfo&);
+
+// Wraps a listener's handler with the request counter and duration histogram.
+asio::awaitable<void> instrumented(Runtime& rt, std::string_view listener, HandlerFn handler, net::Request& req,
+                                   net::ResponseWriter& writer, const net::ConnectionInfo& conn) {
+  const auto started = std::chrono::steady_clock::now();
+  StatusWriter status(writer);
+  co_await handler(rt, req, status, conn);
+  rt.metrics.count_http(listener, status.status,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+// Scrape-time views of state kept elsewhere: nothing is pushed from the hot path for these.
+void register_runtime_metrics(Runtime& rt) {
+  auto& reg = rt.metrics.registry();
+  reg.callback_gauge("bastion_upstream_up", "1 when the upstream has a ready replica.", {"upstream"}, [&rt] {
+    std::vector<observe::CallbackSample> out;
+    for (auto& [name, up] : rt.snapshot()->upstreams) out.push_back({{name}, up->status().up ? 1.0 : 0.0});
+    return out;
+  });
+  reg.callback_gauge("bastion_upstream_in_flight", "Calls in flight per upstream.", {"upstream"}, [&rt] {
+    std::vector<observe::CallbackSample> out;
+    for (auto& [name, up] : rt.snapshot()->upstreams) out.push_back({{name}, double(up->status().in_flight)});
+    return out;
+  });
+  reg.callback_counter("bastion_upstream_restarts_total", "Replica restarts after an exit.", {"upstream", "reason"},
+                       [&rt] {
+                         std::vector<observe::CallbackSample> out;
+                         for (auto& [name, up] : rt.snapshot()->upstreams) {
+                           out.push_back({{name, "exit"}, double(up->status().restarts)});
+                         }
+                         return out;
+                       });
+  reg.callback_gauge("bastion_upstream_memory_bytes", "Resident memory of each stdio replica's process group.",
+                     {"upstream", "replica"}, [&rt] {
+                       static const observe::ProcessGroupSampler sampler;
+                       std::vector<observe::CallbackSample> out;
+                       for (auto& [name, up] : rt.snapshot()->upstreams) {
+                         auto status = up->status();
+                         for (std::size_t i = 0; i < status.replica_pgids.size(); ++i) {
+                           if (status.replica_pgids[i] <= 0) continue;
+                           auto usage = sampler.sample(static_cast<pid_t>(status.replica_pgids[i]));
+                           out.push_back({{name, std::to_string(i)}, double(usage.rss_bytes)});
+                         }
+                       }
+                       return out;
+                     });
+  reg.callback_gauge("bastion_mcp_sessions", "Live MCP sessions.", [&rt] { return double(rt.endpoint->session_count()); });
+  reg.callback_counter("bastion_rate_limited_total", "Requests rejected by a rate-limit zone.", {"zone"}, [&rt] {
+    std::vector<observe::CallbackSample> out;
+    auto& backend = *rt.guard_resources.rate_limits;
+    std::lock_guard lock(backend.mutex);
+    for (auto& [zone, n] : backend.limited) out.push_back({{zone}, double(n)});
+    return out;
+  });
+  reg.callback_counter("bastion_rate_limit_shadowed_total", "Requests a shadow-mode zone would have rejected.", {"zone"},
+                       [&rt] {
+                         std::vector<observe::CallbackSample> out;
+                         auto& backend = *rt.guard_resources.rate_limits;
+                         std::lock_guard lock(backend.mutex);
+                         for (auto& [zone, n] : backend.shadowed) out.push_back({{zone}, double(n)});
+                         return out;
+                       });
+  reg.callback_counter("bastion_auth_failures_total", "Authentication failures by reason.", {"reason"}, [&rt] {
+    std::vector<observe::CallbackSample> out;
+    for (auto& [reason, n] : rt.rejections.snapshot()) {
+      if (reason.rfind("auth_", 0) == 0) out.push_back({{reason.substr(5)}, double(n)});
+    }
+    return out;
+  });
+  reg.callback_counter("bastion_requests_rejected_total", "Requests rejected by a guard, by reason.", {"reason"}, [&rt] {
+    std::vector<observe::CallbackSample> out;
+    for (auto& [reason, n] : rt.rejections.snapshot()) out.push_back({{reason}, double(n)});
+    return out;
+  });
 }
 
 net::ServerLimits limits_from(const core::Config& c) {
@@ -524,11 +604,12 @@ int serve(core::Config config, const ServeOptions& options) {
     rt.endpoint = std::make_shared<mcp::StreamableHttpEndpoint>(config, gen->router);
     rt.install(gen);
   }
+  register_runtime_metrics(rt);
 
   rt.public_server = std::make_shared<net::HttpServer>(
       ioc, "public", limits_from(config),
       [&rt](net::Request& r, net::ResponseWriter& w, const net::ConnectionInfo& c) {
-        return public_handler(rt, r, w, c);
+        return instrumented(rt, "public", &public_handler, r, w, c);
       });
   auto public_ep = rt.public_server->bind(config.listen.public_listener.address);
   if (!public_ep) {
@@ -540,7 +621,7 @@ int serve(core::Config config, const ServeOptions& options) {
     rt.admin_server = std::make_shared<net::HttpServer>(
         ioc, "admin", limits_from(config),
         [&rt](net::Request& r, net::ResponseWriter& w, const net::ConnectionInfo& c) {
-          return admin_handler(rt, r, w, c);
+          return instrumented(rt, "admin", &admin_handler, r, w, c);
         });
     auto bound = rt.admin_server->bind(config.listen.admin->address);
     if (!bound) {
@@ -562,7 +643,7 @@ int serve(core::Config config, const ServeOptions& options) {
     rt.redirect_server = std::make_shared<net::HttpServer>(
         ioc, "redirect", limits_from(config),
         [&rt](net::Request& r, net::ResponseWriter& w, const net::ConnectionInfo& c) {
-          return redirect_handler(rt, r, w, c);
+          return instrumented(rt, "redirect", &redirect_handler, r, w, c);
         });
     if (auto bound = rt.redirect_server->bind(config.listen.redirect->address); !bound) {
       spdlog::critical("cannot listen on {}: {}", config.listen.redirect->address, bound.error().message());

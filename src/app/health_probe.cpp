@@ -1,5 +1,7 @@
 #include "app/health_probe.hpp"
 
+#include "core/secrets.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,6 +31,13 @@ int probe_health(const std::string& url) {
     std::string target = parsed->encoded_path().empty() ? "/" : std::string(parsed->encoded_path());
     http::request<http::empty_body> req{http::verb::get, target, 11};
     req.set(http::field::host, std::string(parsed->host()) + ":" + port);
+    // The admin listener wants its token when it is not on loopback (containers): the same
+    // secret file the server reads, never a command-line argument.
+    if (auto path = core::secret_file_path(std::nullopt, "ADMIN_TOKEN")) {
+      if (auto token = core::read_secret_file(*path); token.value) {
+        req.set(http::field::authorization, "Bearer " + *token.value);
+      }
+    }
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;

@@ -1,5 +1,7 @@
 #include "upstream/upstream.hpp"
 
+#include "upstream/stdio_link.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -388,6 +390,9 @@ UpstreamStatus Upstream::status() const {
       ++s.replicas_up;
       s.in_flight += r->in_flight();
     }
+    // Each stdio replica leads its own process group.
+    const auto* stdio = dynamic_cast<const StdioLink*>(r.get());
+    s.replica_pgids.push_back(stdio && r->up() ? static_cast<int>(stdio->pid()) : 0);
   }
   s.up = per_client() ? server_info_.has_value() : s.replicas_up > 0;
   s.restarts = restarts_;

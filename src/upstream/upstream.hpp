@@ -48,6 +48,8 @@ struct UpstreamStatus {
   std::string name;
   bool up = false;
   std::size_t replicas_up = 0;
+  // Process group of each shared stdio replica (its leader's pid; 0 when down or not stdio).
+  std::vector<int> replica_pgids;
   std::size_t replicas = 0;
   std::uint64_t restarts = 0;
   std::string last_error;
