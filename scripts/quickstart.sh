@@ -12,6 +12,10 @@ cmake --build --preset release --target bastion bastion-demo-agent
 if [ "$(id -u)" = 0 ]; then
   cmake --install build/release --prefix /usr/local >/dev/null
   bin=/usr/local/bin/bastion
+  # Bastion drops to `nobody` after binding; its data must live where nobody can reach it
+  # (not under /root): ./bastion-data becomes /var/lib/bastion/bastion-data.
+  install -d -m 0755 /var/lib/bastion
+  cd /var/lib/bastion
 else
   bin="$root/build/release/src/app/bastion"
 fi

@@ -23,6 +23,7 @@
 #include "guard/call_policy.hpp"
 #include "guard/security_headers.hpp"
 #include "app/gateway_metrics.hpp"
+#include "app/recording.hpp"
 #include "app/security_setup.hpp"
 #include "observe/process_group_sampler.hpp"
 #include "observe/prometheus_text.hpp"
@@ -44,14 +45,18 @@ namespace {
 class RecordingSink final : public mcp::RecordSink {
  public:
   explicit RecordingSink(GatewayMetrics& metrics) : metrics_(metrics) {}
+  // Set once, before any listener starts, when the knowledge base is enabled.
+  void attach(InteractionWriter* writer) { writer_ = writer; }
   void record(mcp::InteractionRecord r) override {
     metrics_.count_interaction(r);
+    if (writer_) writer_->write(r);
     spdlog::debug("interaction upstream={} method={} tool={} status={} latency_ms={:.2f}", r.upstream, r.method,
                   r.tool, r.status, r.latency_ms);
   }
 
  private:
   GatewayMetrics& metrics_;
+  InteractionWriter* writer_ = nullptr;
 };
 
 // Remembers the status a handler answered with, for the request metrics.
@@ -202,6 +207,7 @@ struct Runtime {
   guard::RejectionCounters rejections;
   GatewayMetrics metrics;
   std::shared_ptr<RecordingSink> records = std::make_shared<RecordingSink>(metrics);
+  std::unique_ptr<InteractionWriter> writer;  // the knowledge base (null when store: off)
   std::shared_ptr<net::HttpServer> public_server, admin_server, redirect_server;
   std::optional<std::string> admin_token;  // required on the admin listener when set
   guard::GuardResources guard_resources;
@@ -209,6 +215,21 @@ struct Runtime {
   std::function<std::optional<std::string>(std::string_view token)> acme_challenge;
   std::atomic<bool> ready{false};
 };
+
+// Denied and rate-limited requests are interactions too: the knowledge base sees every attempt.
+mcp::InteractionRecord rejected_record(const guard::RequestContext& ctx, const guard::Rejection& rejection) {
+  mcp::InteractionRecord r;
+  r.method = ctx.calls.empty() ? std::string("http ") + std::string(ctx.request.method_string()) : ctx.calls.front().method;
+  if (!ctx.calls.empty() && !ctx.calls.front().tool.empty()) r.tool = ctx.calls.front().tool;
+  r.client = ctx.caller.authenticated ? ctx.caller.name : "anonymous";
+  if (ctx.path.rfind("/mcp/", 0) == 0) r.upstream = ctx.path.substr(5);
+  const auto code = static_cast<unsigned>(rejection.status);
+  r.status = code == 429 ? "rate_limited" : code == 503 ? "unavailable" : "denied";
+  r.error_code = static_cast<int>(code);
+  r.error_message = rejection.reason;
+  r.request_bytes = ctx.request.body().size();
+  return r;
+}
 
 // RFC 9728: where MCP clients learn which authorization server issues tokens for this resource.
 net::Response protected_resource_reply(const core::AuthConfig& auth) {
@@ -241,6 +262,7 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
   HeaderingWriter writer(raw_writer, gen->security_headers, conn.tls, &ctx.response_headers);
   if (gen->guards.needs_calls()) ctx.calls = peek_calls(req, path_of(req), *gen);
   if (auto rejection = co_await gen->guards.run(ctx)) {
+    if (ctx.path == "/mcp" || ctx.path.rfind("/mcp/", 0) == 0) rt.records->record(rejected_record(ctx, *rejection));
     co_await writer.send(guard::reject(*rejection, rt.rejections, req.version()));
     co_return;
   }
@@ -286,6 +308,21 @@ json::object health_document(Runtime& rt) {
     checks["upstream:" + name] = json::array{c};
   }
   std::string status = all_up ? "pass" : (any_up ? "warn" : "fail");
+  if (rt.writer) {
+    auto stats = rt.writer->recorder().stats();
+    auto health = rt.writer->recorder().health();
+    json::object db{{"componentType", "datastore"},
+                    {"status", health == record::RecorderHealth::ok ? "pass" : health == record::RecorderHealth::warn ? "warn" : "fail"},
+                    {"observedValue", stats.queue_depth},
+                    {"observedUnit", "queued records"},
+                    {"storeUp", stats.store_up},
+                    {"spooledTotal", stats.spooled_total},
+                    {"droppedTotal", stats.dropped_total}};
+    if (!stats.last_error.empty()) db["output"] = stats.last_error;
+    checks["database"] = json::array{db};
+    if (health == record::RecorderHealth::fail) status = "fail";
+    else if (health == record::RecorderHealth::warn && status == "pass") status = "warn";
+  }
   return json::object{{"status", status}, {"checks", checks}};
 }
 
@@ -338,7 +375,7 @@ asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::Respons
     auto status = doc["status"] == "fail" ? http::status::service_unavailable : http::status::ok;
     co_await writer.send(json_reply(status, doc, "application/health+json"));
   } else if (path == "/readyz") {
-    bool ready = rt.ready.load();
+    bool ready = rt.ready.load() && (!rt.writer || rt.writer->recorder().stats().running);
     bool any = false;
     for (auto& [n, up] : rt.snapshot()->upstreams) any = any || up->status().up;
     co_await writer.send(readiness_reply(ready && any));
@@ -464,6 +501,31 @@ void register_runtime_metrics(Runtime& rt) {
     for (auto& [reason, n] : rt.rejections.snapshot()) {
       if (reason.rfind("auth_", 0) == 0) out.push_back({{reason.substr(5)}, double(n)});
     }
+    return out;
+  });
+  reg.callback_gauge("bastion_recorder_queue_depth", "Records waiting for the database writer.", [&rt] {
+    return rt.writer ? double(rt.writer->recorder().stats().queue_depth) : 0.0;
+  });
+  reg.callback_counter("bastion_recorder_written_total", "Records written to the database.", [&rt] {
+    return rt.writer ? double(rt.writer->recorder().stats().written_total) : 0.0;
+  });
+  reg.callback_counter("bastion_recorder_spooled_total", "Records written to the disk spool (database down or slow).", [&rt] {
+    return rt.writer ? double(rt.writer->recorder().stats().spooled_total) : 0.0;
+  });
+  reg.callback_counter("bastion_recorder_dropped_total", "Records lost (spool over its cap or failing). Must stay 0.", [&rt] {
+    return rt.writer ? double(rt.writer->recorder().stats().dropped_total) : 0.0;
+  });
+  reg.callback_gauge("bastion_recorder_store_up", "1 when the database accepts writes.", [&rt] {
+    return rt.writer && rt.writer->recorder().stats().store_up ? 1.0 : 0.0;
+  });
+  reg.callback_counter("bastion_tags_invalid_total", "Agent-reported tags ignored as invalid, by tag.", {"tag"}, [&rt] {
+    std::vector<observe::CallbackSample> out;
+    if (!rt.writer) return out;
+    const auto& t = rt.writer->tag_stats();
+    out.push_back({{"quality"}, double(t.invalid_quality.load())});
+    out.push_back({{"precision"}, double(t.invalid_precision.load())});
+    out.push_back({{"confidence"}, double(t.invalid_confidence.load())});
+    out.push_back({{"contradiction"}, double(t.invalid_contradiction.load())});
     return out;
   });
   reg.callback_counter("bastion_requests_rejected_total", "Requests rejected by a guard, by reason.", {"reason"}, [&rt] {
@@ -668,6 +730,16 @@ int serve(core::Config config, const ServeOptions& options) {
     spdlog::critical("{}", r.message);
     return 1;
   }
+  // The knowledge base opens as run_as, so every file it creates (database, spool) is its own.
+  if (config.store.enabled) {
+    auto started = start_recording(config);
+    if (auto* e = std::get_if<std::string>(&started)) {
+      spdlog::critical("{}", *e);
+      return 1;
+    }
+    rt.writer = std::move(std::get<0>(started));
+    rt.records->attach(rt.writer.get());
+  }
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_signal;
@@ -679,6 +751,9 @@ int serve(core::Config config, const ServeOptions& options) {
     if (rt.redirect_server) co_await rt.redirect_server->shutdown(std::chrono::milliseconds(500));
     co_await rt.endpoint->close_all_sessions();
     for (auto& [n, up] : rt.snapshot()->upstreams) co_await up->stop();
+    if (rt.writer && !rt.writer->recorder().stop(std::chrono::seconds(10))) {
+      spdlog::warn("recorder: the database did not take every record before shutdown; the rest is in the spool");
+    }
     if (rt.guard_resources.rate_limits && rt.guard_resources.rate_limits->redis) {
       rt.guard_resources.rate_limits->redis->close();
     }

@@ -28,6 +28,25 @@ DropResult prepare_data_dir(const std::string& data_dir, const std::string& user
   if (::chown(data_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
     return {false, "cannot hand " + data_dir + " to " + user + ": " + std::strerror(errno)};
   }
+  // After the drop, every file of the knowledge base is opened by path as `user`: each parent
+  // directory must let it through, or the database and spool would fail much later.
+  auto absolute = std::filesystem::absolute(data_dir, ec).lexically_normal();
+  for (auto dir = absolute.parent_path(); !ec; dir = dir.parent_path()) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0) {
+      const bool searchable = st.st_uid == pw->pw_uid   ? (st.st_mode & S_IXUSR)
+                              : st.st_gid == pw->pw_gid ? (st.st_mode & S_IXGRP)
+                                                        : (st.st_mode & S_IXOTH);
+      if (!searchable) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+        return {false, "run_as user '" + user + "' cannot reach data_dir " + absolute.string() + ": " + dir.string() +
+                           " (mode " + mode + ") does not let it through; choose a data_dir it can reach, such as "
+                           "/var/lib/bastion"};
+      }
+    }
+    if (dir == dir.root_path()) break;
+  }
   return {};
 }
 

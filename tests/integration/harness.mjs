@@ -1,7 +1,7 @@
 // Test harness: starts the real bastion binary on ephemeral loopback ports with a generated
 // config, waits for its ready file (an event, not a sleep), and stops it by PID.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,8 @@ export function demoAgent(extra = {}) {
 // Starts bastion with `config` (merged over loopback/ephemeral defaults). Resolves once serving.
 export async function startBastion(config, { timeoutMs = 20000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bastion-it-'));
+  // Run as root, bastion drops to `nobody`, which must reach its data directory inside.
+  chmodSync(dir, 0o755);
   const full = {
     listen: { public: { address: '127.0.0.1:0' }, admin: { address: '127.0.0.1:0' } },
     data_dir: join(dir, 'data'),

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASTION, startBastion, demoAgent, post, stateless, statelessHeaders, childrenOf } from './harness.mjs';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'bastion-proc-'));
+// 0755: run as root, bastion drops to nobody, which must reach its data directory inside.
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'bastion-proc-')); chmodSync(d, 0o755); return d; };
 
 test('check-config: valid file exits 0, bad file exits 2 with FILE:LINE and no secret values', () => {
   const dir = tmp();

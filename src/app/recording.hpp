@@ -1,0 +1,36 @@
+#pragma once
+// Turns the router's interaction records into knowledge-base rows (ids, canonical hashes, tags,
+// captured payloads) and hands them to the recorder, which never blocks the request path.
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "core/config.hpp"
+#include "mcp/server/router.hpp"
+#include "record/capture.hpp"
+#include "record/recorder.hpp"
+#include "record/tagger.hpp"
+
+namespace bastion::app {
+
+// The store named by the configuration (SQLite path resolved against data_dir by default).
+std::variant<std::unique_ptr<record::Store>, std::string> open_store(const core::Config& config);
+
+class InteractionWriter {
+ public:
+  InteractionWriter(const core::Config& config, std::unique_ptr<record::InteractionRecorder> recorder);
+  record::Interaction to_row(const mcp::InteractionRecord& r) const;
+  void write(const mcp::InteractionRecord& r) { recorder_->submit(to_row(r)); }
+  record::InteractionRecorder& recorder() { return *recorder_; }
+  const record::TagStats& tag_stats() const { return tag_stats_; }
+
+ private:
+  record::TagConfig tags_;
+  record::PayloadCapture capture_;
+  mutable record::TagStats tag_stats_;
+  std::unique_ptr<record::InteractionRecorder> recorder_;
+};
+
+std::variant<std::unique_ptr<InteractionWriter>, std::string> start_recording(const core::Config& config);
+
+}  // namespace bastion::app
