@@ -7,6 +7,7 @@
 
 #include "app/gateway.hpp"
 #include "app/health_probe.hpp"
+#include "app/recording.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "guard/auth/token_store.hpp"
@@ -67,6 +68,16 @@ int main(int argc, char** argv) {
   token_create->add_option("--tools", token_options.tools, "Allowed tools (exact or glob, e.g. demo__*), comma-separated")
       ->delimiter(',');
 
+  std::string export_config, export_out, export_since, export_until;
+  auto* dataset = app.add_subcommand("dataset", "Fine-tuning datasets from the interaction log");
+  dataset->require_subcommand(1);
+  auto* dataset_export = dataset->add_subcommand("export", "Write the four JSONL datasets and manifest.json");
+  dataset_export->add_option("-c,--config", export_config, "YAML configuration file (its store is read)")
+      ->check(CLI::ExistingFile);
+  dataset_export->add_option("--out", export_out, "Output directory")->required();
+  dataset_export->add_option("--since", export_since, "Only records at or after this time (RFC 3339)");
+  dataset_export->add_option("--until", export_until, "Only records before this time (RFC 3339)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (ver->parsed()) {
@@ -83,6 +94,22 @@ int main(int argc, char** argv) {
     }
     std::cout << check_file << ": valid (" << loaded.config->upstreams.size() << " upstreams)\n";
     return 0;
+  }
+
+  if (dataset_export->parsed()) {
+    bastion::core::Config export_cfg;
+    if (export_config.empty()) {
+      export_cfg = bastion::core::embedded_default_config(demo_agent_command());
+    } else {
+      auto loaded = bastion::core::load_config_file(export_config);
+      if (!loaded.config) {
+        print_errors(loaded.errors);
+        return 2;
+      }
+      export_cfg = std::move(*loaded.config);
+    }
+    bastion::core::setup_logging(export_cfg.log);
+    return bastion::app::run_export(export_cfg, export_out, export_since, export_until, version);
   }
 
   bastion::core::Config config;

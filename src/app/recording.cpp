@@ -1,6 +1,12 @@
 #include "app/recording.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "record/export/dataset_export.hpp"
+#include "record/time_format.hpp"
 
 #include "core/secrets.hpp"
 #include "record/canonical_json.hpp"
@@ -103,6 +109,31 @@ std::variant<std::unique_ptr<InteractionWriter>, std::string> start_recording(co
   spdlog::info("recording interactions to {} (capture {}), spool {}", recorder->stats().store_up ? "the store" : "the spool (store down)",
                record::to_string(capture.mode), rc.spool.dir.string());
   return std::make_unique<InteractionWriter>(config, std::move(recorder));
+}
+
+int run_export(const core::Config& config, const std::string& out_dir, const std::string& since,
+               const std::string& until, std::string_view version) {
+  record::ExportOptions options;
+  options.out_dir = out_dir;
+  options.quality_threshold = config.tags.quality_threshold;
+  options.slow_ms = static_cast<double>(config.tags.slow.count());
+  options.capture_mode = std::string(record::to_string(capture_config(config.store).mode));
+  options.bastion_version = std::string(version);
+  for (auto [text, target] : {std::pair{&since, &options.since}, std::pair{&until, &options.until}}) {
+    if (text->empty()) continue;
+    auto parsed = record::parse_timestamp(*text);
+    if (!parsed) {
+      std::cerr << "not a timestamp: " << *text << " (use e.g. 2026-11-28T00:00:00Z)\n";
+      return 2;
+    }
+    *target = *parsed;
+  }
+  auto store = open_store(config);
+  if (auto* e = std::get_if<std::string>(&store)) {
+    std::cerr << *e << "\n";
+    return 1;
+  }
+  return record::run_dataset_export(options, *std::get<0>(store), std::cerr, ::isatty(2) != 0);
 }
 
 }  // namespace bastion::app

@@ -33,4 +33,9 @@ class InteractionWriter {
 
 std::variant<std::unique_ptr<InteractionWriter>, std::string> start_recording(const core::Config& config);
 
+// `bastion dataset export`: reads the configured store (alongside a running gateway: SQLite WAL
+// and PostgreSQL both allow it) and writes the datasets. Returns the process exit code.
+int run_export(const core::Config& config, const std::string& out_dir, const std::string& since,
+               const std::string& until, std::string_view version);
+
 }  // namespace bastion::app
