@@ -12,7 +12,8 @@ packages="build-essential cmake ninja-build ccache pkg-config git ca-certificate
   libgtest-dev libgmock-dev libbenchmark-dev"
 if [ "$want_test" = 1 ]; then
   packages="$packages curl procps wrk postgresql redis-server pebble sslscan testssl.sh slowhttptest
-    prometheus prometheus-alertmanager docker-compose nftables iproute2 python3-yaml"
+    prometheus prometheus-alertmanager docker-compose nftables iproute2 python3-yaml
+    jq sqlite3 openssl postgresql-client"
   command -v node >/dev/null 2>&1 || packages="$packages nodejs"
   command -v npm >/dev/null 2>&1 || packages="$packages npm"
 fi

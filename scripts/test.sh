@@ -38,6 +38,7 @@ if [ "$quick" = 0 ]; then
   cmake --preset asan-ubsan >/dev/null
   cmake --build --preset asan-ubsan
   step "asan-ubsan tests (unit, integration)"
-  ctest --preset asan-ubsan -LE conformance
+  # Suites that measure wall-clock behaviour or drive external scanners run once, in the dev build.
+  ctest --preset asan-ubsan -LE "conformance|slow"
 fi
 step "all tests passed"

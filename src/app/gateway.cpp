@@ -25,6 +25,7 @@
 #include "app/gateway_metrics.hpp"
 #include "app/recording.hpp"
 #include "app/security_setup.hpp"
+#include "app/tls_setup.hpp"
 #include "observe/process_group_sampler.hpp"
 #include "observe/prometheus_text.hpp"
 #include "mcp/jsonrpc.hpp"
@@ -180,11 +181,12 @@ std::vector<guard::CallPeek> peek_calls(const net::Request& req, const std::stri
   if (!parsed.body) return calls;
   for (const auto& m : parsed.body->messages) {
     if (m.kind != mcp::MessageKind::request) continue;
-    guard::CallPeek call{std::string(m.method()), {}};
+    guard::CallPeek call{std::string(m.method()), {}, {}};
     if (call.method == "tools/call" && m.params()) {
       if (const auto* name = m.params()->if_contains("name"); name && name->is_string()) {
         call.tool = gen.router->policy_tool_name(route, name->get_string());
       }
+      if (const auto* args = m.params()->if_contains("arguments")) call.arguments = *args;
     }
     calls.push_back(std::move(call));
   }
@@ -213,16 +215,29 @@ struct Runtime {
   guard::GuardResources guard_resources;
   std::uint16_t public_port = 0;
   std::function<std::optional<std::string>(std::string_view token)> acme_challenge;
+  TlsSetup tls;
   std::atomic<bool> ready{false};
 };
 
 // Denied and rate-limited requests are interactions too: the knowledge base sees every attempt.
-mcp::InteractionRecord rejected_record(const guard::RequestContext& ctx, const guard::Rejection& rejection) {
+mcp::InteractionRecord rejected_record(const guard::RequestContext& ctx, const guard::Rejection& rejection,
+                                       const std::string& separator) {
   mcp::InteractionRecord r;
   r.method = ctx.calls.empty() ? std::string("http ") + std::string(ctx.request.method_string()) : ctx.calls.front().method;
-  if (!ctx.calls.empty() && !ctx.calls.front().tool.empty()) r.tool = ctx.calls.front().tool;
-  r.client = ctx.caller.authenticated ? ctx.caller.name : "anonymous";
   if (ctx.path.rfind("/mcp/", 0) == 0) r.upstream = ctx.path.substr(5);
+  if (!ctx.calls.empty() && !ctx.calls.front().tool.empty()) {
+    // Policy form "<upstream><sep><tool>": the same columns as a call that went through.
+    const auto& policy_name = ctx.calls.front().tool;
+    auto at = policy_name.find(separator);
+    if (at != std::string::npos) {
+      r.upstream = policy_name.substr(0, at);
+      r.tool = policy_name.substr(at + separator.size());
+    } else {
+      r.tool = policy_name;
+    }
+    r.arguments = ctx.calls.front().arguments;
+  }
+  r.client = ctx.caller.authenticated ? ctx.caller.name : "anonymous";
   const auto code = static_cast<unsigned>(rejection.status);
   r.status = code == 429 ? "rate_limited" : code == 503 ? "unavailable" : "denied";
   r.error_code = static_cast<int>(code);
@@ -262,7 +277,11 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
   HeaderingWriter writer(raw_writer, gen->security_headers, conn.tls, &ctx.response_headers);
   if (gen->guards.needs_calls()) ctx.calls = peek_calls(req, path_of(req), *gen);
   if (auto rejection = co_await gen->guards.run(ctx)) {
-    if (ctx.path == "/mcp" || ctx.path.rfind("/mcp/", 0) == 0) rt.records->record(rejected_record(ctx, *rejection));
+    if (ctx.path == "/mcp" || ctx.path.rfind("/mcp/", 0) == 0) {
+      // What was attempted, for the record (parsed only now unless a guard needed it already).
+      if (ctx.calls.empty()) ctx.calls = peek_calls(req, ctx.path, *gen);
+      rt.records->record(rejected_record(ctx, *rejection, gen->config.federation.separator));
+    }
     co_await writer.send(guard::reject(*rejection, rt.rejections, req.version()));
     co_return;
   }
@@ -390,6 +409,21 @@ asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::Respons
   }
 }
 
+// certbot --webroot writes <webroot>/.well-known/acme-challenge/<token>; tokens are base64url,
+// so nothing can climb out of the directory.
+std::optional<std::string> webroot_challenge(const std::string& webroot, std::string_view token) {
+  if (token.empty() || token.size() > 256) return std::nullopt;
+  for (char ch : token) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return std::nullopt;
+  }
+  std::ifstream in(webroot + "/.well-known/acme-challenge/" + std::string(token), std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string body(4096, '\0');
+  in.read(body.data(), static_cast<std::streamsize>(body.size()));
+  body.resize(static_cast<std::size_t>(in.gcount()));
+  return body;
+}
+
 // The plain-HTTP listener: ACME HTTP-01 challenges, and a permanent redirect to https for
 // everything else (never serves MCP in clear text).
 asio::awaitable<void> redirect_handler(Runtime& rt, net::Request& req, net::ResponseWriter& raw_writer,
@@ -400,7 +434,9 @@ asio::awaitable<void> redirect_handler(Runtime& rt, net::Request& req, net::Resp
   constexpr std::string_view challenge_prefix = "/.well-known/acme-challenge/";
   if (path.rfind(challenge_prefix, 0) == 0) {
     std::optional<std::string> answer;
-    if (rt.acme_challenge) answer = rt.acme_challenge(std::string_view(path).substr(challenge_prefix.size()));
+    const auto token = std::string_view(path).substr(challenge_prefix.size());
+    if (rt.acme_challenge) answer = rt.acme_challenge(token);
+    if (!answer && !gen->config.listen.redirect_webroot.empty()) answer = webroot_challenge(gen->config.listen.redirect_webroot, token);
     if (answer) {
       net::Response res{http::status::ok, req.version()};
       res.set(http::field::content_type, "application/octet-stream");
@@ -668,11 +704,24 @@ int serve(core::Config config, const ServeOptions& options) {
   }
   register_runtime_metrics(rt);
 
+  // TLS first, while files only root may read are still readable.
+  if (config.listen.tls) {
+    auto setup = setup_tls(config);
+    if (auto* e = std::get_if<std::string>(&setup)) {
+      spdlog::critical("{}", *e);
+      return 1;
+    }
+    rt.tls = std::get<TlsSetup>(std::move(setup));
+    if (rt.tls.challenges) {
+      rt.acme_challenge = [store = rt.tls.challenges](std::string_view token) { return store->lookup(token); };
+    }
+  }
   rt.public_server = std::make_shared<net::HttpServer>(
       ioc, "public", limits_from(config),
       [&rt](net::Request& r, net::ResponseWriter& w, const net::ConnectionInfo& c) {
         return instrumented(rt, "public", &public_handler, r, w, c);
       });
+  if (rt.tls.provider) rt.public_server->set_tls(rt.tls.provider);
   auto public_ep = rt.public_server->bind(config.listen.public_listener.address);
   if (!public_ep) {
     spdlog::critical("cannot listen on {}: {}", config.listen.public_listener.address, public_ep.error().message());
@@ -746,12 +795,15 @@ int serve(core::Config config, const ServeOptions& options) {
   auto shutdown = [&]() -> asio::awaitable<void> {
     spdlog::info("shutting down: draining for up to {} ms", config.shutdown_grace.count());
     rt.ready = false;
+    if (rt.tls.acme) rt.tls.acme->stop();
+    if (rt.tls.provider) rt.tls.provider->stop_watching();
     co_await rt.public_server->shutdown(config.shutdown_grace);
     if (rt.admin_server) co_await rt.admin_server->shutdown(std::chrono::milliseconds(500));
     if (rt.redirect_server) co_await rt.redirect_server->shutdown(std::chrono::milliseconds(500));
     co_await rt.endpoint->close_all_sessions();
     for (auto& [n, up] : rt.snapshot()->upstreams) co_await up->stop();
-    if (rt.writer && !rt.writer->recorder().stop(std::chrono::seconds(10))) {
+    if (rt.writer && !rt.writer->recorder().stop(std::min<std::chrono::milliseconds>(config.shutdown_grace,
+                                                                                    std::chrono::seconds(5)))) {
       spdlog::warn("recorder: the database did not take every record before shutdown; the rest is in the spool");
     }
     if (rt.guard_resources.rate_limits && rt.guard_resources.rate_limits->redis) {
@@ -763,6 +815,7 @@ int serve(core::Config config, const ServeOptions& options) {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
+        if (rt.tls.provider && !rt.tls.acme) rt.tls.provider->reload();
         if (options.config_path) {
           asio::co_spawn(ioc, reload(rt, ioc.get_executor(), *options.config_path), asio::detached);
         } else {
@@ -783,12 +836,16 @@ int serve(core::Config config, const ServeOptions& options) {
         rt.public_server->start();
         if (rt.admin_server) rt.admin_server->start();
         if (rt.redirect_server) rt.redirect_server->start();
+        if (rt.tls.provider && config.listen.tls->reload && !rt.tls.acme) rt.tls.provider->watch(ioc.get_executor());
+        // The redirect listener answers HTTP-01 challenges, so it runs before the first order.
+        if (rt.tls.acme) rt.tls.acme->start(ioc.get_executor());
         rt.ready = true;
         if (ready_out) {
           *ready_out << ready_document(*public_ep, admin_ep) << std::endl;
           ready_out.reset();
         }
-        spdlog::info("bastion serving MCP on http://{}/mcp (admin {})", endpoint_text(*public_ep),
+        spdlog::info("bastion serving MCP on {}://{}/mcp (admin {})", rt.tls.provider ? "https" : "http",
+                     endpoint_text(*public_ep),
                      admin_ep ? endpoint_text(*admin_ep) : std::string("off"));
         asio::steady_timer sweep(ioc);
         for (;;) {

@@ -104,6 +104,8 @@ std::variant<std::unique_ptr<InteractionWriter>, std::string> start_recording(co
   rc.flush_interval = config.store.flush_interval;
   rc.spool.dir = config.store.spool_dir.empty() ? config.data_dir + "/spool" : config.store.spool_dir;
   rc.spool.max_bytes = config.store.spool_max_bytes;
+  // A database back from an outage is noticed within seconds, so the spool drains promptly.
+  rc.backoff_max = std::chrono::seconds(5);
   auto recorder = std::make_unique<record::InteractionRecorder>(std::move(std::get<0>(store)), rc);
   if (auto started = recorder->start(); !started.ok) return "recorder: " + started.error;
   spdlog::info("recording interactions to {} (capture {}), spool {}", recorder->stats().store_up ? "the store" : "the spool (store down)",

@@ -28,7 +28,7 @@ std::variant<std::shared_ptr<const guard::Authenticators>, SetupError> build_aut
       return SetupError{"tokens file: " + all};
     }
     auth->tokens = std::move(loaded.store);
-    spdlog::info("authentication: {} bearer token(s) loaded", auth->tokens->size());
+    spdlog::info("authentication: {} Bastion token(s) loaded", auth->tokens->size());
   }
   std::shared_ptr<net::client::HttpClientPool> pool;
   auto http_pool = [&]() -> std::shared_ptr<net::client::HttpClientPool> {

@@ -119,7 +119,7 @@ void read_root(Reader& r, const YAML::Node& root, Config& c) {
     if (r.expect_map(limits, "limits",
                      {"max_body_bytes", "max_header_bytes", "max_json_depth", "header_timeout",
                       "idle_timeout", "max_connections", "max_sessions", "session_idle_timeout",
-                      "sse_replay_events", "sse_keepalive"})) {
+                      "sse_replay_events", "sse_keepalive", "max_in_flight_per_client"})) {
       if (limits["max_body_bytes"]) r.read_size(limits["max_body_bytes"], "limits.max_body_bytes", l.max_body_bytes);
       if (limits["max_header_bytes"]) r.read_size(limits["max_header_bytes"], "limits.max_header_bytes", l.max_header_bytes);
       if (limits["max_json_depth"]) r.read_int<std::uint32_t>(limits["max_json_depth"], "limits.max_json_depth", l.max_json_depth, 2, 10'000);
@@ -130,6 +130,10 @@ void read_root(Reader& r, const YAML::Node& root, Config& c) {
       if (limits["session_idle_timeout"]) r.read_duration(limits["session_idle_timeout"], "limits.session_idle_timeout", l.session_idle_timeout);
       if (limits["sse_replay_events"]) r.read_int<std::uint32_t>(limits["sse_replay_events"], "limits.sse_replay_events", l.sse_replay_events, 0, 100'000);
       if (limits["sse_keepalive"]) r.read_duration(limits["sse_keepalive"], "limits.sse_keepalive", l.sse_keepalive);
+      if (limits["max_in_flight_per_client"]) {
+        r.read_int<std::uint32_t>(limits["max_in_flight_per_client"], "limits.max_in_flight_per_client",
+                                  l.max_in_flight_per_client, 1, 1'000'000);
+      }
       if (l.max_body_bytes == 0) r.error(limits["max_body_bytes"], "limits.max_body_bytes: must be > 0");
     }
   }

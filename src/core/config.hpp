@@ -45,6 +45,7 @@ struct ListenConfig {
   ListenerConfig public_listener{"127.0.0.1:8080"};
   std::optional<TlsConfig> tls;                 // TLS on the public listener
   std::optional<ListenerConfig> redirect;       // plain HTTP: ACME HTTP-01 and 301 to https
+  std::string redirect_webroot;                 // also serve HTTP-01 files from here (certbot --webroot)
   std::optional<ListenerConfig> admin{ListenerConfig{"127.0.0.1:8123"}};
   std::optional<std::string> admin_token_file;  // required when admin is not on loopback
   std::vector<std::string> admin_allow_cidrs;   // empty = anyone who can reach it (plus the token)

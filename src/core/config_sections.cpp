@@ -107,9 +107,10 @@ void read_listen(Reader& r, const YAML::Node& listen, Config& c) {
     }
   }
   if (auto redirect = listen["redirect"]) {
-    if (r.expect_map(redirect, "listen.redirect", {"address"})) {
+    if (r.expect_map(redirect, "listen.redirect", {"address", "webroot"})) {
       c.listen.redirect = ListenerConfig{"0.0.0.0:80"};
       if (redirect["address"]) read_address(redirect["address"], "listen.redirect.address", *c.listen.redirect);
+      if (redirect["webroot"]) r.read(redirect["webroot"], "listen.redirect.webroot", c.listen.redirect_webroot);
     }
   }
   if (auto admin = listen["admin"]) {

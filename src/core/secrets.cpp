@@ -138,7 +138,10 @@ std::string redact_secrets(std::string_view input) {
   }
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (starts_with_ci(text, i, "bearer ")) {
-      i = mask_run(text, i + 7);
+      // Only credential-looking values: "bearer token(s) loaded" is prose.
+      std::size_t end = i + 7;
+      while (end < text.size() && token_char(text[end])) ++end;
+      if (end - (i + 7) >= 8) i = mask_run(text, i + 7);
     } else if (text.compare(i, 4, "bst_") == 0 && (i == 0 || !word_char(text[i - 1]))) {
       i = mask_run(text, i);
     } else if (text.compare(i, 3, "eyJ") == 0 && (i == 0 || !word_char(text[i - 1]))) {

@@ -49,6 +49,7 @@ TEST(Secrets, MasksKnownShapes) {
   EXPECT_EQ(pem.find("MIIabc"), std::string::npos) << pem;
   EXPECT_NE(pem.find("done"), std::string::npos);
   EXPECT_EQ(redact_secrets("plain text stays"), "plain text stays");
+  EXPECT_EQ(redact_secrets("1 bearer token(s) loaded"), "1 bearer token(s) loaded");
 }
 
 TEST(Secrets, EnvironmentVariableAndCredentialsDirectory) {

@@ -3,6 +3,7 @@
 // any MCP routing. Each returns a Rejection value instead of answering itself; reject() is the
 // one place that turns a rejection into an HTTP reply and counts it with its reason.
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,7 @@ struct Caller {
 struct CallPeek {
   std::string method;
   std::string tool;
+  boost::json::value arguments;  // tools/call arguments, for the record of a rejected call
 };
 
 // What the guards see of one request, and what they leave for later stages.

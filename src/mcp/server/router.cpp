@@ -620,6 +620,18 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
       if (record.status.empty()) {
         auto* is_error = r.if_contains("isError");
         record.status = (is_error && is_error->is_bool() && is_error->get_bool()) ? "error" : "ok";
+        if (record.status == "error" && record.error_message.empty()) {
+          // A tool error (isError) explains itself in its first text content.
+          if (const auto* content = r.if_contains("content"); content && content->is_array()) {
+            for (const auto& c : content->get_array()) {
+              const auto* text = c.is_object() ? c.get_object().if_contains("text") : nullptr;
+              if (text && text->is_string()) {
+                record.error_message = std::string(text->get_string().subview(0, std::min<std::size_t>(text->get_string().size(), 500)));
+                break;
+              }
+            }
+          }
+        }
       }
     } else if (auto* err = response.if_contains("error"); err && err->is_object()) {
       if (record.status.empty()) record.status = "error";
