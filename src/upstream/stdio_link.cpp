@@ -13,6 +13,9 @@ stdio::ProcessOptions options_for(const core::UpstreamConfig& config) {
   o.command = config.command;
   o.args = config.args;
   o.env = config.env;
+  if (config.rlimits.address_space) o.limits.address_space_bytes = config.rlimits.address_space;
+  if (config.rlimits.open_files) o.limits.open_files = config.rlimits.open_files;
+  if (config.rlimits.cpu_seconds) o.limits.cpu_seconds = config.rlimits.cpu_seconds;
   return o;
 }
 }  // namespace

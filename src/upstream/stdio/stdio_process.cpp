@@ -172,6 +172,7 @@ struct SpawnPlan {
   std::optional<std::string> working_dir;
   std::optional<rlimit> as_limit;
   std::optional<rlimit> nofile_limit;
+  std::optional<rlimit> cpu_limit;
 };
 
 // Runs in the forked child: async-signal-safe calls only, no allocation, no locks.
@@ -219,6 +220,7 @@ struct SpawnPlan {
   if (plan.nofile_limit && ::setrlimit(RLIMIT_NOFILE, &*plan.nofile_limit) != 0) {
     fail(ChildStage::rlimit);
   }
+  if (plan.cpu_limit && ::setrlimit(RLIMIT_CPU, &*plan.cpu_limit) != 0) fail(ChildStage::rlimit);
   if (plan.working_dir && ::chdir(plan.working_dir->c_str()) != 0) fail(ChildStage::chdir);
 
   sigset_t none;
@@ -321,6 +323,11 @@ boost::system::result<void> StdioProcess::start(LineHandler on_line, ExitHandler
   if (opts_.limits.open_files) {
     const auto v = static_cast<rlim_t>(*opts_.limits.open_files);
     plan.nofile_limit = rlimit{v, v};
+  }
+  if (opts_.limits.cpu_seconds) {
+    // Soft limit first (SIGXCPU, catchable), hard limit a little later (SIGKILL).
+    const auto v = static_cast<rlim_t>(*opts_.limits.cpu_seconds);
+    plan.cpu_limit = rlimit{v, v + 5};
   }
 
   auto in = make_pipe();

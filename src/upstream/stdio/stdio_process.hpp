@@ -30,6 +30,7 @@ namespace bastion::upstream::stdio {
 struct ProcessLimits {
   std::optional<std::uint64_t> address_space_bytes;  // RLIMIT_AS
   std::optional<std::uint64_t> open_files;           // RLIMIT_NOFILE
+  std::optional<std::uint64_t> cpu_seconds;          // RLIMIT_CPU (SIGXCPU at the soft limit)
 };
 
 struct ProcessOptions {

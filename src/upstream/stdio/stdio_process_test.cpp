@@ -407,13 +407,14 @@ TEST_F(StdioProcessTest, OnlyStandardFdsAreInherited) {
 }
 
 TEST_F(StdioProcessTest, RlimitsAndWorkingDirectoryApply) {
-  auto o = shell("ulimit -n; ulimit -v; pwd");
+  auto o = shell("ulimit -n; ulimit -v; ulimit -t; pwd");
   o.limits.open_files = 64;
   o.limits.address_space_bytes = 1ull << 30;
+  o.limits.cpu_seconds = 120;
   o.working_dir = "/tmp";
   auto [p, ev] = start(std::move(o));
   ASSERT_TRUE(run_until([&] { return ev->exited(); }));
-  EXPECT_EQ(ev->lines, (std::vector<std::string>{"64", "1048576", "/tmp"}));
+  EXPECT_EQ(ev->lines, (std::vector<std::string>{"64", "1048576", "120", "/tmp"}));
 }
 
 TEST_F(StdioProcessTest, OversizedLineIsDroppedAndCounted) {
