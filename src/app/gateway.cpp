@@ -687,6 +687,9 @@ int serve(core::Config config, const ServeOptions& options) {
       spdlog::critical("rate limiting: {}", e->message);
       return 1;
     }
+    if (config.telemetry) {
+      spdlog::warn("telemetry.otlp_endpoint is set, but this build has no OTLP trace exporter yet: no spans are sent");
+    }
     rt.guard_resources.authenticators = std::get<0>(authenticators);
     rt.guard_resources.rate_limits = std::get<0>(backend);
     if (!config.auth.enabled() && !on_loopback(config.listen.public_listener.address)) {
