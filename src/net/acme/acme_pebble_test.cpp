@@ -236,6 +236,9 @@ TEST_F(AcmePebbleTest, IssuesRenewsRetriesAndReusesStoredCertificate) {
   ASSERT_TRUE(events.wait([&] { return events.certificates.size() >= 1; }, 30s))
       << "no certificate; last error: " << manager->status().last_error;
   const auto [cert1, key1] = events.certificates.at(0);
+  // The callback runs before the manager schedules its next attempt: wait for the schedule.
+  // (status has no notification: poll it, bounded)
+  for (int i = 0; i < 1000 && !manager->status().next_attempt; ++i) std::this_thread::sleep_for(10ms);
   auto status = manager->status();
   EXPECT_TRUE(status.running);
   EXPECT_TRUE(status.last_success.has_value());
