@@ -17,6 +17,11 @@ import sys
 # status, and 200 replies without the echo). wrk's own "status" (>= 400) is part of non200.
 ERROR_KEYS = ("connect", "read", "write", "timeout", "non200", "bad_body")
 
+# Servers whose scenarios measure the security front door (TLS, auth, rate limiting) against the
+# same Bastion with all of it off; the target is that the door costs at most 10% of throughput.
+FRONT_DOOR_SERVERS = ("bastion-secure",)
+FRONT_DOOR_TARGET_RATIO = 0.9
+
 
 def cpu_us_per_request(run, role, clk_tck):
     """CPU microseconds per request spent by one role ("front" = Bastion, "upstream")."""
@@ -177,6 +182,25 @@ def main():
             })
     comp = {(x["scenario"], x["connections"]): x for x in comparisons}
 
+    # Secure ÷ plain, side by side, for the front-door scenarios.
+    front_door = []
+    for s in info.values():
+        base = info.get(s["baseline"] or "")
+        if s["server"] not in FRONT_DOOR_SERVERS or not base:
+            continue
+        for c in conns:
+            m, b = s["summary"].get(str(c)), base["summary"].get(str(c))
+            if not m or not b or not b["rps"]:
+                continue
+            ratio = m["rps"] / b["rps"]
+            front_door.append({
+                "scenario": s["name"], "plain": base["name"], "connections": c,
+                "plain_rps": b["rps"], "secure_rps": m["rps"], "ratio": round(ratio, 3),
+                "plain_p50_us": b["p50_us"], "secure_p50_us": m["p50_us"],
+                "plain_p99_us": b["p99_us"], "secure_p99_us": m["p99_us"],
+                "meets_target": ratio >= FRONT_DOOR_TARGET_RATIO,
+            })
+
     rss = {}
     for server, phase, kib, pid in read_tsv(a.rss, 4):
         if kib:
@@ -222,6 +246,7 @@ def main():
         },
         "scenarios": [info[n] for n in scenarios],
         "comparisons": comparisons,
+        "front_door": {"target_ratio": FRONT_DOOR_TARGET_RATIO, "rows": front_door} if front_door else None,
         "rss": rss,
         "failures": failures,
     }
@@ -249,6 +274,18 @@ def main():
                 name, c, m["rps"], fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]), m["error_total"], front, upstream,
                 x["baseline"] if x else "", f"{x['throughput_ratio']:.2f}" if x else "",
                 f"{x['added_p50_us'] / 1000:+.3f}" if x else ""))
+    if front_door:
+        out.append(f"\n### Security front door: TLS + bearer token + rate-limit zone vs all off "
+                   f"(target: secure ÷ plain ≥ {FRONT_DOOR_TARGET_RATIO})\n")
+        out.append("| secure | plain | conns | plain req/s | secure req/s | secure ÷ plain "
+                   "| p50 ms plain → secure | p99 ms plain → secure | target |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        for x in front_door:
+            out.append("| {} | {} | {} | {:,.0f} | {:,.0f} | {:.3f} | {} → {} | {} → {} | {} |".format(
+                x["scenario"], x["plain"], x["connections"], x["plain_rps"], x["secure_rps"], x["ratio"],
+                fmt_ms(x["plain_p50_us"]), fmt_ms(x["secure_p50_us"]),
+                fmt_ms(x["plain_p99_us"]), fmt_ms(x["secure_p99_us"]),
+                "met" if x["meets_target"] else "missed"))
     if rss:
         out.append("\n| process | idle RSS MiB | RSS after load MiB |")
         out.append("|---|---:|---:|")

@@ -4,6 +4,7 @@
 -- Environment (all optional):
 --   BENCH_TOOL     tool name (default "echo"; "<upstream>__echo" on a prefixed federated endpoint)
 --   BENCH_MESSAGE  the echo message (default "hello")
+--   BENCH_AUTHORIZATION  an Authorization header value (e.g. "Bearer bst_..."); none when unset
 --
 -- A response counts as good when its status is 200 and its body contains the echoed text
 -- content. Everything else is counted: non-200 statuses, and 200 replies that carry a JSON-RPC
@@ -13,6 +14,7 @@ local M = {}
 
 M.tool = os.getenv("BENCH_TOOL") or "echo"
 M.message = os.getenv("BENCH_MESSAGE") or "hello"
+M.authorization = os.getenv("BENCH_AUTHORIZATION") or ""
 
 local function json_string(s)
   return '"' .. s:gsub('[%c"\\]', function(c)
@@ -47,6 +49,7 @@ end
 -- Builds the body for one call with an id unique within this run (thread id and counter): a
 -- 2025 session must not see an id twice, and both eras pay the same cost for it.
 function M.request_with(headers, body_for_id)
+  if M.authorization ~= "" then headers["Authorization"] = M.authorization end
   return function()
     counter = counter + 1
     local id = '"t' .. tid .. '-' .. counter .. '"'
