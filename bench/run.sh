@@ -289,8 +289,10 @@ data_dir: $dir/data
 listen:
   public: $public
   admin: {address: "127.0.0.1:0"}
-# The default zone (10 requests/minute per client, as the seed asks) would measure the limiter.
+# The default zone (10 requests/minute per client, as the seed asks) would measure the limiter,
+# and wrk is one client: its 256 connections would meet the per-client in-flight cap (64).
 rate_limits: $zones
+limits: {max_in_flight_per_client: 100000}
 $extra
 upstreams:
   $2
