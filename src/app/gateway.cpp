@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <openssl/crypto.h>
 #include <sched.h>
 
 #include <fstream>
@@ -354,11 +355,8 @@ bool admin_token_ok(const Runtime& rt, const net::Request& req) {
   if (v.size() < 7 || (v.substr(0, 7) != "Bearer " && v.substr(0, 7) != "bearer ")) return false;
   auto presented = v.substr(7);
   const auto& expected = *rt.admin_token;
-  unsigned char diff = presented.size() == expected.size() ? 0 : 1;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    diff |= static_cast<unsigned char>(expected[i] ^ (i < presented.size() ? presented[i] : 0));
-  }
-  return diff == 0;
+  return presented.size() == expected.size() &&
+         CRYPTO_memcmp(presented.data(), expected.data(), expected.size()) == 0;
 }
 
 // Built outside the coroutine (GCC 12 and brace-initialised aggregates in co_await).

@@ -6,13 +6,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/base64url.hpp"
+
 namespace bastion::guard::auth {
 
-// base64url (RFC 4648 §5) without padding, as JOSE uses it.
-std::string base64url_encode(std::string_view bytes);
-// Strict: rejects padding, characters outside the URL alphabet, impossible lengths (len % 4 == 1)
-// and non-canonical encodings (unused trailing bits set), so one value has one encoding.
-std::optional<std::string> base64url_decode(std::string_view text);
+// base64url as JOSE uses it: the project's one strict codec.
+using core::base64url_decode;
+using core::base64url_encode;
 
 std::string hex_encode(std::string_view bytes);
 // Lower- or upper-case hex; odd lengths and other characters are rejected.

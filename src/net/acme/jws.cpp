@@ -22,8 +22,6 @@ namespace {
 using boost::system::errc::make_error_code;
 using errc = boost::system::errc::errc_t;
 
-constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 struct BioFree {
   void operator()(BIO* b) const noexcept { BIO_free(b); }
 };
@@ -57,52 +55,6 @@ std::string bn_fixed(const BIGNUM* bn, std::size_t width) {
 }
 
 }  // namespace
-
-std::string base64url_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (bytes.size() - i == 1) {
-    std::uint32_t v = at(i) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-  } else if (bytes.size() - i == 2) {
-    std::uint32_t v = (at(i) << 16) | (at(i + 1) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    auto pos = kAlphabet.find(c);
-    if (pos == std::string_view::npos) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(pos);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  // Non-canonical encodings (leftover bits set) are rejected so each value has one spelling.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
 
 void EcKey::Free::operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
 

@@ -14,11 +14,13 @@
 #include <utility>
 #include <vector>
 
+#include "core/base64url.hpp"
+
 namespace bastion::net::acme {
 
-std::string base64url_encode(std::string_view bytes);
-// Strict: the base64url alphabet without padding; std::nullopt on anything else.
-std::optional<std::string> base64url_decode(std::string_view text);
+// ACME's base64url (RFC 8555 §6.1): the project's one strict codec.
+using core::base64url_decode;
+using core::base64url_encode;
 
 // An EC P-256 private key (account key or certificate key). Move-only.
 class EcKey {
