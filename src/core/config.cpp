@@ -106,7 +106,7 @@ void read_root(Reader& r, const YAML::Node& root, Config& c) {
   if (!r.expect_map(root, "",
                     {"run_as", "data_dir", "shutdown_grace", "listen", "limits", "origins",
                      "federation", "headers", "rate_limits", "auth", "upstreams", "store", "redis",
-                     "telemetry", "tags", "log"})) {
+                     "telemetry", "tags", "monitoring", "log"})) {
     return;
   }
   if (root["run_as"]) r.read(root["run_as"], "run_as", c.run_as);
@@ -179,6 +179,12 @@ void read_root(Reader& r, const YAML::Node& root, Config& c) {
         read_upstream(r, name, kv.second, up);
         c.upstreams.push_back(std::move(up));
       }
+    }
+  }
+  if (auto monitoring = root["monitoring"]) {
+    read_monitoring(r, monitoring, c.monitoring);
+    for (const auto& [name, m] : c.monitoring.per_upstream) {
+      if (!c.find_upstream(name)) r.error(monitoring, "monitoring.upstreams." + name + ": no such upstream");
     }
   }
   if (auto log = root["log"]) {

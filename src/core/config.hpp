@@ -144,6 +144,55 @@ struct TagsConfig {
   double quality_threshold = 0.7;  // successful_interactions export: minimum quality
 };
 
+// monitoring.triggers: when an upstream needs attention. A threshold of 0 switches that trigger off.
+struct TriggerConfig {
+  std::uint64_t memory_bytes = 1'500'000'000;  // RSS of one stdio replica's process group
+  milliseconds latency{5'000};                 // p95 of the upstream's calls over `window`
+  double error_rate = 0.05;                    // errors / calls over `window`
+  milliseconds window{300'000};
+  bool predict = true;                         // act on the forecast, before the threshold
+  milliseconds horizon{300'000};               // forecast crossing within this counts
+  std::uint32_t min_samples = 6;               // samples before a trend is trusted
+  std::uint32_t min_calls = 20;                // calls in the window before rates are trusted
+  double queue_per_replica = 4;                // in-flight calls per live replica that mean queueing
+  milliseconds cooldown{120'000};              // between two actions of one kind on one upstream
+  bool operator==(const TriggerConfig&) const = default;
+};
+
+// monitoring.actions: what a trigger does.
+struct AlertWebhookConfig {
+  std::string url;                                  // http(s) receiver
+  enum class Format { alertmanager, json } format = Format::alertmanager;
+  std::optional<std::string> headers_file;          // "Name: value" lines, a secret
+  milliseconds repeat{60'000};                      // firing alerts are re-sent this often
+  bool operator==(const AlertWebhookConfig&) const = default;
+};
+
+struct ActionsConfig {
+  bool restart_service = true;            // replace the replica (new one first, old one drained)
+  milliseconds drain_grace{30'000};       // in-flight calls on a replaced replica get this long
+  std::uint32_t max_replicas = 0;         // scale_horizontally up to this (0: off)
+  milliseconds scale_in_after{600'000};   // extra replicas idle this long are removed
+  std::optional<AlertWebhookConfig> alert;
+  bool operator==(const ActionsConfig&) const = default;
+};
+
+struct UpstreamMonitoring {
+  TriggerConfig triggers;
+  ActionsConfig actions;
+  bool operator==(const UpstreamMonitoring&) const = default;
+};
+
+struct MonitoringConfig {
+  milliseconds sample_interval{5'000};
+  UpstreamMonitoring defaults;
+  std::map<std::string, UpstreamMonitoring> per_upstream;  // monitoring.upstreams.<name>
+  const UpstreamMonitoring& for_upstream(const std::string& name) const {
+    auto it = per_upstream.find(name);
+    return it == per_upstream.end() ? defaults : it->second;
+  }
+};
+
 struct LimitsConfig {
   std::uint64_t max_body_bytes = 4ull << 20;
   std::uint64_t max_header_bytes = 16ull << 10;
@@ -228,6 +277,7 @@ struct Config {
   std::optional<RedisConfig> redis;
   std::optional<TelemetryConfig> telemetry;
   TagsConfig tags;
+  MonitoringConfig monitoring;
   LogConfig log;
 
   // The seed's nginx zone for /mcp: 10 requests per minute per client address, burst 5, nodelay.

@@ -128,6 +128,7 @@ void read_store(Reader& r, const YAML::Node& node, StoreConfig& out);
 void read_redis(Reader& r, const YAML::Node& node, std::optional<RedisConfig>& out);
 void read_telemetry(Reader& r, const YAML::Node& node, std::optional<TelemetryConfig>& out);
 void read_tags(Reader& r, const YAML::Node& node, TagsConfig& out);
+void read_monitoring(Reader& r, const YAML::Node& node, MonitoringConfig& out);
 void read_rlimits(Reader& r, const YAML::Node& node, const std::string& path, UpstreamConfig::Rlimits& out);
 
 }  // namespace bastion::core::detail

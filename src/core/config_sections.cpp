@@ -356,4 +356,104 @@ void read_rlimits(Reader& r, const YAML::Node& node, const std::string& path, Up
   if (node["open_files"]) r.read_int<std::uint64_t>(node["open_files"], path + ".open_files", out.open_files, 16, 1ull << 20);
 }
 
+namespace {
+
+void read_triggers(Reader& r, const YAML::Node& node, const std::string& path, TriggerConfig& t) {
+  if (!r.expect_map(node, path, {"memory", "latency", "error_rate", "window", "predict", "horizon", "min_samples",
+                                 "min_calls", "queue_per_replica", "cooldown"})) {
+    return;
+  }
+  if (node["memory"]) r.read_size(node["memory"], path + ".memory", t.memory_bytes);
+  if (node["latency"]) r.read_duration(node["latency"], path + ".latency", t.latency);
+  if (node["error_rate"]) read_fraction(r, node["error_rate"], path + ".error_rate", t.error_rate);
+  if (node["window"]) r.read_duration(node["window"], path + ".window", t.window);
+  if (node["predict"]) r.read(node["predict"], path + ".predict", t.predict);
+  if (node["horizon"]) r.read_duration(node["horizon"], path + ".horizon", t.horizon);
+  if (node["min_samples"]) r.read_int<std::uint32_t>(node["min_samples"], path + ".min_samples", t.min_samples, 3, 10'000);
+  if (node["min_calls"]) r.read_int<std::uint32_t>(node["min_calls"], path + ".min_calls", t.min_calls, 1, 1'000'000);
+  if (node["queue_per_replica"]) {
+    std::uint32_t q = 4;
+    r.read_int<std::uint32_t>(node["queue_per_replica"], path + ".queue_per_replica", q, 1, 100'000);
+    t.queue_per_replica = q;
+  }
+  if (node["cooldown"]) r.read_duration(node["cooldown"], path + ".cooldown", t.cooldown);
+  // The live windows keep one hour at most.
+  if (t.window < std::chrono::seconds(1) || t.window > std::chrono::hours(1)) {
+    r.error(node, path + ".window: must lie between 1s and 1h");
+  }
+}
+
+void read_actions(Reader& r, const YAML::Node& node, const std::string& path, ActionsConfig& a) {
+  if (!r.expect_map(node, path, {"restart_service", "drain_grace", "scale_horizontally", "alert_admin"})) return;
+  if (node["restart_service"]) r.read(node["restart_service"], path + ".restart_service", a.restart_service);
+  if (node["drain_grace"]) r.read_duration(node["drain_grace"], path + ".drain_grace", a.drain_grace);
+  if (auto s = node["scale_horizontally"]) {
+    if (s.IsScalar()) {
+      bool on = false;
+      r.read(s, path + ".scale_horizontally", on);
+      if (!on) a.max_replicas = 0;
+      else r.error(s, path + ".scale_horizontally: give {max_replicas: N} to switch it on");
+    } else if (r.expect_map(s, path + ".scale_horizontally", {"max_replicas", "scale_in_after"})) {
+      if (s["max_replicas"]) r.read_int<std::uint32_t>(s["max_replicas"], path + ".scale_horizontally.max_replicas", a.max_replicas, 1, 64);
+      if (s["scale_in_after"]) r.read_duration(s["scale_in_after"], path + ".scale_horizontally.scale_in_after", a.scale_in_after);
+    }
+  }
+  if (auto al = node["alert_admin"]) {
+    if (al.IsScalar()) {
+      bool on = true;
+      r.read(al, path + ".alert_admin", on);
+      if (!on) a.alert.reset();
+      else r.error(al, path + ".alert_admin: give {webhook_url: URL} to switch it on");
+    } else if (r.expect_map(al, path + ".alert_admin", {"webhook_url", "format", "headers_file", "repeat"})) {
+      AlertWebhookConfig w = a.alert.value_or(AlertWebhookConfig{});
+      if (al["webhook_url"]) r.read(al["webhook_url"], path + ".alert_admin.webhook_url", w.url);
+      if (!has_scheme(w.url, {"http", "https"}) || url_has_password(w.url)) {
+        r.error(al, path + ".alert_admin.webhook_url: expected an http(s) URL without credentials (use headers_file)");
+      }
+      if (al["format"]) {
+        std::string f;
+        r.read(al["format"], path + ".alert_admin.format", f);
+        if (f == "alertmanager") w.format = AlertWebhookConfig::Format::alertmanager;
+        else if (f == "json") w.format = AlertWebhookConfig::Format::json;
+        else r.error(al["format"], path + ".alert_admin.format: expected alertmanager or json, got '" + f + "'");
+      }
+      if (al["headers_file"]) read_optional_path(r, al["headers_file"], path + ".alert_admin.headers_file", w.headers_file);
+      if (al["repeat"]) r.read_duration(al["repeat"], path + ".alert_admin.repeat", w.repeat);
+      a.alert = std::move(w);
+    }
+  }
+}
+
+void read_upstream_monitoring(Reader& r, const YAML::Node& node, const std::string& path, UpstreamMonitoring& m) {
+  if (!r.expect_map(node, path, {"triggers", "actions"})) return;
+  if (node["triggers"]) read_triggers(r, node["triggers"], path + ".triggers", m.triggers);
+  if (node["actions"]) read_actions(r, node["actions"], path + ".actions", m.actions);
+}
+
+}  // namespace
+
+void read_monitoring(Reader& r, const YAML::Node& node, MonitoringConfig& m) {
+  if (!r.expect_map(node, "monitoring", {"sample_interval", "triggers", "actions", "upstreams"})) return;
+  if (node["sample_interval"]) {
+    r.read_duration(node["sample_interval"], "monitoring.sample_interval", m.sample_interval);
+    if (m.sample_interval < std::chrono::milliseconds(100)) {
+      r.error(node["sample_interval"], "monitoring.sample_interval: at least 100ms");
+    }
+  }
+  if (node["triggers"]) read_triggers(r, node["triggers"], "monitoring.triggers", m.defaults.triggers);
+  if (node["actions"]) read_actions(r, node["actions"], "monitoring.actions", m.defaults.actions);
+  if (auto ups = node["upstreams"]) {
+    if (!ups.IsMap()) {
+      r.error(ups, "monitoring.upstreams: expected a mapping of upstream name to {triggers, actions}");
+      return;
+    }
+    for (const auto& kv : ups) {
+      auto name = kv.first.Scalar();
+      UpstreamMonitoring per = m.defaults;  // starts from the global values
+      read_upstream_monitoring(r, kv.second, "monitoring.upstreams." + name, per);
+      m.per_upstream[name] = std::move(per);
+    }
+  }
+}
+
 }  // namespace bastion::core::detail

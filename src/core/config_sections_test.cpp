@@ -140,3 +140,63 @@ TEST(ConfigSections, RequestRates) {
     EXPECT_FALSE(parse_request_rate(bad)) << bad;
   }
 }
+
+TEST(ConfigSections, MonitoringDefaultsAreTheSeedsTriggers) {
+  auto r = load_config_text("", "t.yaml");
+  ASSERT_TRUE(r.config);
+  const auto& m = r.config->monitoring.defaults;
+  EXPECT_EQ(m.triggers.memory_bytes, 1'500'000'000u);
+  EXPECT_EQ(m.triggers.latency, std::chrono::milliseconds(5000));
+  EXPECT_DOUBLE_EQ(m.triggers.error_rate, 0.05);
+  EXPECT_TRUE(m.triggers.predict);
+  EXPECT_TRUE(m.actions.restart_service);
+  EXPECT_EQ(m.actions.max_replicas, 0u);
+  EXPECT_FALSE(m.actions.alert);
+}
+
+TEST(ConfigSections, MonitoringPerUpstreamOverridesStartFromTheGlobalValues) {
+  auto r = load_config_text(R"yaml(
+upstreams:
+  demo: {command: /bin/true}
+monitoring:
+  sample_interval: 250ms
+  triggers: {memory: 200MB, latency: 2s, error_rate: 10%, window: 1m, horizon: 30s, min_samples: 4}
+  actions:
+    scale_horizontally: {max_replicas: 3, scale_in_after: 1m}
+    alert_admin: {webhook_url: "http://127.0.0.1:9093/api/v2/alerts", repeat: 30s}
+  upstreams:
+    demo: {triggers: {memory: 100MB}, actions: {restart_service: false}}
+)yaml", "t.yaml");
+  ASSERT_TRUE(r.config) << joined(r.errors);
+  const auto& m = r.config->monitoring;
+  EXPECT_EQ(m.sample_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(m.defaults.triggers.memory_bytes, 200'000'000u);
+  EXPECT_EQ(m.defaults.actions.max_replicas, 3u);
+  ASSERT_TRUE(m.defaults.actions.alert);
+  EXPECT_EQ(m.defaults.actions.alert->format, AlertWebhookConfig::Format::alertmanager);
+  const auto& demo = m.for_upstream("demo");
+  EXPECT_EQ(demo.triggers.memory_bytes, 100'000'000u);
+  EXPECT_EQ(demo.triggers.latency, std::chrono::milliseconds(2000));  // inherited
+  EXPECT_FALSE(demo.actions.restart_service);
+  EXPECT_EQ(demo.actions.max_replicas, 3u);
+  EXPECT_EQ(&m.for_upstream("other"), &m.defaults);
+}
+
+TEST(ConfigSections, MonitoringRejectsBadValuesWithLines) {
+  auto r = load_config_text(R"yaml(
+monitoring:
+  sample_interval: 1ms
+  triggers: {memory: lots, error_rate: 150%, window: 2h}
+  actions: {alert_admin: {webhook_url: "ftp://x", format: xml}, scale_horizontally: true}
+  upstreams: {ghost: {}}
+)yaml", "t.yaml");
+  ASSERT_FALSE(r.config);
+  EXPECT_TRUE(mentions(r, "t.yaml:3: monitoring.sample_interval"));
+  EXPECT_TRUE(mentions(r, "monitoring.triggers.memory"));
+  EXPECT_TRUE(mentions(r, "monitoring.triggers.error_rate"));
+  EXPECT_TRUE(mentions(r, "monitoring.triggers.window"));
+  EXPECT_TRUE(mentions(r, "monitoring.actions.alert_admin.webhook_url"));
+  EXPECT_TRUE(mentions(r, "monitoring.actions.alert_admin.format"));
+  EXPECT_TRUE(mentions(r, "monitoring.actions.scale_horizontally"));
+  EXPECT_TRUE(mentions(r, "monitoring.upstreams.ghost: no such upstream"));
+}

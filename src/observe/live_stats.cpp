@@ -1,0 +1,99 @@
+#include "observe/live_stats.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace bastion::observe {
+
+std::string message_shape(std::string_view message, std::size_t max_length) {
+  std::string out;
+  out.reserve(std::min(message.size(), max_length));
+  for (std::size_t i = 0; i < message.size() && out.size() < max_length;) {
+    auto c = static_cast<unsigned char>(message[i]);
+    if (std::isdigit(c)) {
+      // A run of digits and hex letters (ids, addresses, counts) becomes one '#'.
+      while (i < message.size() && (std::isxdigit(static_cast<unsigned char>(message[i])) || message[i] == '-')) ++i;
+      out.push_back('#');
+      continue;
+    }
+    out.push_back(c < 0x20 ? ' ' : static_cast<char>(c));
+    ++i;
+  }
+  return out;
+}
+
+LiveStats::LiveStats(std::chrono::seconds capacity) : capacity_(capacity) {}
+
+LiveStats::Series& LiveStats::series(std::map<std::pair<std::string, std::string>, Series>& map,
+                                     const std::string& upstream, const std::string& tool) {
+  auto key = std::make_pair(upstream, tool);
+  if (auto it = map.find(key); it != map.end()) return it->second;
+  if (&map == &tools_ && tools_.size() >= kMaxTools) key.second = "(other)";
+  return map.try_emplace(key, capacity_).first->second;
+}
+
+void LiveStats::observe(const CallOutcome& call) {
+  const bool ok = call.status == "ok";
+  if (!ok && call.status != "error" && call.status != "timeout" && call.status != "unavailable") return;
+  std::string upstream(call.upstream), tool(call.tool);
+  std::lock_guard lock(mutex_);
+  auto& up = series(upstreams_, upstream, "");
+  up.stats.record(call.at, call.latency_seconds, ok);
+  if (call.status == "timeout") up.timeouts.record(call.at, 0, true);
+  if (!tool.empty()) {
+    auto& t = series(tools_, upstream, tool);
+    t.stats.record(call.at, call.latency_seconds, ok);
+    if (call.status == "timeout") t.timeouts.record(call.at, 0, true);
+  }
+  if (ok) return;
+  auto key = std::make_tuple(upstream, tool, std::string(call.status),
+                             call.error_code ? std::to_string(call.error_code) : std::string(),
+                             message_shape(call.error_message));
+  auto it = patterns_.find(key);
+  if (it == patterns_.end()) {
+    if (patterns_.size() >= kMaxPatterns) {
+      ++pattern_overflow_;
+      return;
+    }
+    LivePattern p{std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), std::get<4>(key),
+                  0, call.wall, call.wall};
+    it = patterns_.emplace(std::move(key), std::move(p)).first;
+  }
+  ++it->second.count;
+  it->second.last_seen = std::max(it->second.last_seen, call.wall);
+}
+
+WindowSummary LiveStats::upstream_window(const std::string& upstream, Clock::time_point now,
+                                         std::chrono::seconds window) const {
+  std::lock_guard lock(mutex_);
+  auto it = upstreams_.find({upstream, ""});
+  return it == upstreams_.end() ? WindowSummary{} : it->second.stats.summary(now, window);
+}
+
+std::vector<LiveToolSummary> LiveStats::tools(Clock::time_point now, std::chrono::seconds window) const {
+  std::lock_guard lock(mutex_);
+  std::vector<LiveToolSummary> out;
+  for (const auto& [key, s] : tools_) {
+    auto summary = s.stats.summary(now, window);
+    if (summary.count == 0) continue;
+    out.push_back({key.first, key.second, summary, s.timeouts.summary(now, window).count});
+  }
+  return out;
+}
+
+std::vector<LivePattern> LiveStats::patterns(std::chrono::system_clock::time_point since) const {
+  std::lock_guard lock(mutex_);
+  std::vector<LivePattern> out;
+  for (const auto& [key, p] : patterns_) {
+    if (p.last_seen >= since) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+  return out;
+}
+
+std::uint64_t LiveStats::pattern_overflow() const {
+  std::lock_guard lock(mutex_);
+  return pattern_overflow_;
+}
+
+}  // namespace bastion::observe
