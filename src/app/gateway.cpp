@@ -14,6 +14,7 @@
 
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "app/privileges.hpp"
@@ -26,6 +27,7 @@
 #include "app/gateway_metrics.hpp"
 #include "app/recording.hpp"
 #include "app/security_setup.hpp"
+#include "app/supervisor.hpp"
 #include "app/tls_setup.hpp"
 #include "observe/process_group_sampler.hpp"
 #include "observe/prometheus_text.hpp"
@@ -47,10 +49,23 @@ namespace {
 class RecordingSink final : public mcp::RecordSink {
  public:
   explicit RecordingSink(GatewayMetrics& metrics) : metrics_(metrics) {}
-  // Set once, before any listener starts, when the knowledge base is enabled.
+  // Set once, before any listener starts.
   void attach(InteractionWriter* writer) { writer_ = writer; }
+  void attach_live(std::shared_ptr<observe::LiveStats> live) { live_ = std::move(live); }
   void record(mcp::InteractionRecord r) override {
     metrics_.count_interaction(r);
+    if (live_ && !r.upstream.empty()) {
+      observe::CallOutcome outcome;
+      outcome.upstream = r.upstream;
+      outcome.tool = r.tool;
+      outcome.status = r.status.empty() ? std::string_view("ok") : std::string_view(r.status);
+      outcome.error_code = r.error_code;
+      outcome.error_message = r.error_message;
+      outcome.latency_seconds = r.latency_ms / 1000.0;
+      outcome.wall = r.timestamp;
+      outcome.at = std::chrono::steady_clock::now();
+      live_->observe(outcome);
+    }
     if (writer_) writer_->write(r);
     spdlog::debug("interaction upstream={} method={} tool={} status={} latency_ms={:.2f}", r.upstream, r.method,
                   r.tool, r.status, r.latency_ms);
@@ -59,6 +74,7 @@ class RecordingSink final : public mcp::RecordSink {
  private:
   GatewayMetrics& metrics_;
   InteractionWriter* writer_ = nullptr;
+  std::shared_ptr<observe::LiveStats> live_;
 };
 
 // Remembers the status a handler answered with, for the request metrics.
@@ -211,6 +227,8 @@ struct Runtime {
   GatewayMetrics metrics;
   std::shared_ptr<RecordingSink> records = std::make_shared<RecordingSink>(metrics);
   std::unique_ptr<InteractionWriter> writer;  // the knowledge base (null when store: off)
+  std::shared_ptr<observe::LiveStats> live;   // recent calls, for triggers and analysis
+  std::unique_ptr<Supervisor> supervisor;
   std::shared_ptr<net::HttpServer> public_server, admin_server, redirect_server;
   std::optional<std::string> admin_token;  // required on the admin listener when set
   guard::GuardResources guard_resources;
@@ -310,8 +328,34 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
   co_await writer.send(net::text_response(http::status::not_found, "not found", req.version()));
 }
 
+// Forecasts and the trigger conditions that hold, from the supervisor's last sample.
+void add_assessment(json::object& check, const UpstreamAssessment& a) {
+  json::array memory;
+  for (const auto& m : a.forecast.memory) {
+    json::object f{{"replica", m.slot}, {"rssBytes", m.rss_bytes}};
+    if (m.slope_bytes_per_second) f["slopeBytesPerSecond"] = *m.slope_bytes_per_second;
+    if (m.seconds_to_threshold) f["secondsToThreshold"] = *m.seconds_to_threshold;
+    memory.push_back(std::move(f));
+  }
+  json::object latency{{"p95Seconds", a.forecast.latency_p95_seconds}, {"calls", a.window.count},
+                       {"errorRate", a.window.error_rate}};
+  if (a.forecast.latency_slope) latency["slope"] = *a.forecast.latency_slope;
+  if (a.forecast.latency_seconds_to_threshold) latency["secondsToThreshold"] = *a.forecast.latency_seconds_to_threshold;
+  check["latencyP95Ms"] = a.forecast.latency_p95_seconds * 1000.0;
+  check["forecast"] = json::object{{"memory", std::move(memory)}, {"latency", std::move(latency)}};
+  json::array conditions;
+  for (const auto& c : a.conditions) {
+    json::object o{{"trigger", c.name}, {"value", c.value}, {"threshold", c.threshold}, {"summary", c.summary}};
+    if (c.replica) o["replica"] = *c.replica;
+    if (c.seconds_to_threshold) o["secondsToThreshold"] = *c.seconds_to_threshold;
+    conditions.push_back(std::move(o));
+  }
+  check["conditions"] = std::move(conditions);
+}
+
 json::object health_document(Runtime& rt) {
   json::object checks;
+  const auto assessments = rt.supervisor ? rt.supervisor->assessments() : std::map<std::string, UpstreamAssessment>{};
   bool any_up = false, all_up = true;
   const auto gen = rt.snapshot();
   for (auto& [name, up] : gen->upstreams) {
@@ -325,9 +369,33 @@ json::object health_document(Runtime& rt) {
                    {"restarts", s.restarts},
                    {"inFlight", s.in_flight}};
     if (!s.last_error.empty()) c["output"] = s.last_error;
+    json::object reasons;
+    for (const auto& [reason, n] : s.restarts_by_reason) reasons[reason] = n;
+    c["restartsByReason"] = std::move(reasons);
+    if (auto it = assessments.find(name); it != assessments.end()) {
+      add_assessment(c, it->second);
+      if (!it->second.conditions.empty() && s.up) c["status"] = "warn";
+    }
     checks["upstream:" + name] = json::array{c};
   }
   std::string status = all_up ? "pass" : (any_up ? "warn" : "fail");
+  if (gen->config.redis) {
+    const auto& backend = rt.guard_resources.rate_limits;
+    bool connected = backend && backend->redis && backend->redis->connected();
+    json::object redis{{"componentType", "datastore"},
+                       {"status", connected ? "pass" : "warn"},
+                       {"observedValue", backend ? backend->redis_unavailable.load() : 0},
+                       {"observedUnit", "decisions made without Redis"}};
+    if (!connected) redis["output"] = "not connected: rate limits fall back to their fail_mode";
+    checks["redis"] = json::array{redis};
+    if (!connected && status == "pass") status = "warn";
+  }
+  if (gen->config.telemetry) {
+    checks["telemetry"] = json::array{json::object{{"componentType", "component"},
+                                                   {"status", "warn"},
+                                                   {"output", "this build has no OTLP trace exporter: no spans are sent"}}};
+    if (status == "pass") status = "warn";
+  }
   if (rt.writer) {
     auto stats = rt.writer->recorder().stats();
     auto health = rt.writer->recorder().health();
@@ -492,11 +560,16 @@ void register_runtime_metrics(Runtime& rt) {
     for (auto& [name, up] : rt.snapshot()->upstreams) out.push_back({{name}, double(up->status().in_flight)});
     return out;
   });
-  reg.callback_counter("bastion_upstream_restarts_total", "Replica restarts after an exit.", {"upstream", "reason"},
-                       [&rt] {
+  reg.callback_counter("bastion_upstream_restarts_total",
+                       "Replica restarts: after an exit, or by a trigger (memory, memory_forecast, error_rate).",
+                       {"upstream", "reason"}, [&rt] {
                          std::vector<observe::CallbackSample> out;
                          for (auto& [name, up] : rt.snapshot()->upstreams) {
-                           out.push_back({{name, "exit"}, double(up->status().restarts)});
+                           auto s = up->status();
+                           out.push_back({{name, "exit"}, double(s.restarts_by_reason.count("exit") ? s.restarts_by_reason.at("exit") : 0)});
+                           for (const auto& [reason, n] : s.restarts_by_reason) {
+                             if (reason != "exit") out.push_back({{name, reason}, double(n)});
+                           }
                          }
                          return out;
                        });
@@ -514,6 +587,49 @@ void register_runtime_metrics(Runtime& rt) {
                        }
                        return out;
                      });
+  reg.callback_gauge("bastion_upstream_replicas", "Replicas per upstream, scaled-out ones included.", {"upstream"}, [&rt] {
+    std::vector<observe::CallbackSample> out;
+    for (auto& [name, up] : rt.snapshot()->upstreams) out.push_back({{name}, double(up->status().replicas)});
+    return out;
+  });
+  reg.callback_gauge("bastion_upstream_memory_forecast_seconds",
+                     "Seconds until a replica's memory trend reaches the memory trigger (absent: not rising).",
+                     {"upstream", "replica"}, [&rt] {
+                       std::vector<observe::CallbackSample> out;
+                       if (!rt.supervisor) return out;
+                       for (const auto& [name, a] : rt.supervisor->assessments()) {
+                         for (const auto& m : a.forecast.memory) {
+                           if (m.seconds_to_threshold) out.push_back({{name, std::to_string(m.slot)}, *m.seconds_to_threshold});
+                         }
+                       }
+                       return out;
+                     });
+  reg.callback_gauge("bastion_trigger_active", "1 while a trigger condition holds.", {"upstream", "trigger"}, [&rt] {
+    std::vector<observe::CallbackSample> out;
+    if (!rt.supervisor) return out;
+    for (const auto& [name, a] : rt.supervisor->assessments()) {
+      std::set<std::string> seen;
+      for (const auto& c : a.conditions) {
+        if (seen.insert(c.name).second) out.push_back({{name, c.name}, 1.0});
+      }
+    }
+    return out;
+  });
+  reg.callback_counter("bastion_supervisor_actions_total", "Actions the triggers took.", {"upstream", "action", "reason"},
+                       [&rt] {
+                         std::vector<observe::CallbackSample> out;
+                         if (!rt.supervisor) return out;
+                         for (const auto& [key, n] : rt.supervisor->actions()) {
+                           out.push_back({{std::get<0>(key), std::get<1>(key), std::get<2>(key)}, double(n)});
+                         }
+                         return out;
+                       });
+  reg.callback_counter("bastion_alerts_sent_total", "Alerts delivered to the alert_admin webhook.", [&rt] {
+    return rt.supervisor ? double(rt.supervisor->alerts_sent()) : 0.0;
+  });
+  reg.callback_counter("bastion_alert_failures_total", "Alert webhook deliveries that failed (retried).", [&rt] {
+    return rt.supervisor ? double(rt.supervisor->alert_failures()) : 0.0;
+  });
   reg.callback_gauge("bastion_mcp_sessions", "Live MCP sessions.", [&rt] { return double(rt.endpoint->session_count()); });
   reg.callback_counter("bastion_rate_limited_total", "Requests rejected by a rate-limit zone.", {"zone"}, [&rt] {
     std::vector<observe::CallbackSample> out;
@@ -703,6 +819,13 @@ int serve(core::Config config, const ServeOptions& options) {
     rt.endpoint = std::make_shared<mcp::StreamableHttpEndpoint>(config, gen->router);
     rt.install(gen);
   }
+  {
+    // The live windows keep the longest trigger window (at least 5 minutes).
+    auto longest = std::max<std::chrono::milliseconds>(config.monitoring.defaults.triggers.window, std::chrono::minutes(5));
+    for (const auto& [n, m] : config.monitoring.per_upstream) longest = std::max(longest, m.triggers.window);
+    rt.live = std::make_shared<observe::LiveStats>(std::chrono::duration_cast<std::chrono::seconds>(longest));
+    rt.records->attach_live(rt.live);
+  }
   register_runtime_metrics(rt);
 
   // TLS first, while files only root may read are still readable.
@@ -796,6 +919,7 @@ int serve(core::Config config, const ServeOptions& options) {
   auto shutdown = [&]() -> asio::awaitable<void> {
     spdlog::info("shutting down: draining for up to {} ms", config.shutdown_grace.count());
     rt.ready = false;
+    if (rt.supervisor) rt.supervisor->stop();
     if (rt.tls.acme) rt.tls.acme->stop();
     if (rt.tls.provider) rt.tls.provider->stop_watching();
     co_await rt.public_server->shutdown(config.shutdown_grace);
@@ -840,6 +964,15 @@ int serve(core::Config config, const ServeOptions& options) {
         if (rt.tls.provider && config.listen.tls->reload && !rt.tls.acme) rt.tls.provider->watch(ioc.get_executor());
         // The redirect listener answers HTTP-01 challenges, so it runs before the first order.
         if (rt.tls.acme) rt.tls.acme->start(ioc.get_executor());
+        rt.supervisor = std::make_unique<Supervisor>(
+            ioc.get_executor(), [&rt] { return rt.snapshot()->config; },
+            [&rt] {
+              std::vector<SupervisedUpstream> out;
+              for (auto& [name, up] : rt.snapshot()->upstreams) out.push_back({name, up});
+              return out;
+            },
+            rt.live, admin_ep ? "http://" + endpoint_text(*admin_ep) + "/api/v1/analysis" : std::string());
+        rt.supervisor->start();
         rt.ready = true;
         if (ready_out) {
           *ready_out << ready_document(*public_ep, admin_ep) << std::endl;

@@ -144,99 +144,188 @@ asio::awaitable<void> Upstream::start() {
     if (probe) co_await stop_link(probe);
     co_return;
   }
+  std::vector<std::shared_ptr<Slot>> slots;
   {
     std::lock_guard lock(mutex_);
-    replicas_.assign(config_.replicas, nullptr);
-    for (std::size_t i = 0; i < config_.replicas; ++i) {
-      replica_exit_.push_back(std::make_shared<asio::steady_timer>(ex_));
-    }
+    for (std::size_t i = 0; i < config_.replicas; ++i) slots_.push_back(std::make_shared<Slot>(ex_));
+    slots = slots_;
   }
   // Each replica runs its own supervision loop; start() waits until each had a first chance.
-  for (std::size_t i = 0; i < config_.replicas; ++i) {
-    asio::co_spawn(ex_, run_replica(i), asio::detached);
-  }
+  for (std::size_t i = 0; i < slots.size(); ++i) asio::co_spawn(ex_, run_replica(slots[i], i), asio::detached);
   auto deadline = std::chrono::steady_clock::now() + config_.start_timeout;
   asio::steady_timer poll(ex_);
   while (std::chrono::steady_clock::now() < deadline) {
     {
       std::lock_guard lock(mutex_);
       std::size_t settled = 0;
-      for (auto& r : replicas_) settled += (r && r->up()) ? 1 : 0;
-      if (settled == config_.replicas || restarts_ > 0) break;
+      for (auto& slot : slots_) settled += (slot->link && slot->link->up()) ? 1 : 0;
+      if (settled == slots_.size() || restarts_ > 0) break;
     }
     poll.expires_after(20ms);
     co_await poll.async_wait(asio::use_awaitable);
   }
 }
 
-asio::awaitable<void> Upstream::run_replica(std::size_t slot) {
-  auto keep_alive = shared_from_this();  // the supervision loop keeps its upstream alive
-  stdio::RestartBackoff backoff(stdio::RestartPolicy{});
-  auto exit_signal = replica_exit_[slot];
+// Creates, starts and initializes one replica's link. Its closure wakes the slot only while it is
+// the slot's serving link: a replaced link being drained may exit quietly.
+asio::awaitable<std::shared_ptr<Link>> Upstream::start_replica(std::shared_ptr<Slot> slot, std::size_t index,
+                                                                std::string& error) {
+  int id;
+  {
+    std::lock_guard lock(mutex_);
+    id = next_replica_id_++;
+  }
+  auto link = make_link(ex_, config_, id, http_pool_);
+  if (!link) {
+    error = "cannot create link";
+    co_return nullptr;
+  }
+  std::weak_ptr<Upstream> weak = weak_from_this();
+  std::weak_ptr<Link> weak_link = link;
+  link->set_events(LinkEvents{
+      [weak](json::object n) {
+        if (auto self = weak.lock()) self->broadcast(n);
+      },
+      [weak_link](json::object request) {
+        // A server->client request with several calls in flight cannot be attributed to one
+        // client without leaking across sessions: refuse it.
+        if (auto l = weak_link.lock()) {
+          l->respond(mcp::make_error(request["id"], mcp::code::method_not_found,
+                                     "Bastion cannot attribute this request to one client "
+                                     "(shared upstream with several calls in flight)"));
+        }
+      },
+      [weak, slot, weak_link](const std::string&) {
+        if (auto self = weak.lock()) {
+          asio::post(self->ex_, [slot, weak_link] {
+            auto closed = weak_link.lock();
+            if (closed && slot->link == closed) {
+              slot->exited = true;
+              signal(*slot);
+            }
+          });
+        }
+      }});
+  auto spawned = start_link(link);
+  if (!spawned) {
+    error = spawned.error();
+    co_return nullptr;
+  }
+  if (!co_await handshake(link, config_.start_timeout)) {
+    error = "initialize handshake failed or timed out";
+    co_await stop_link(link);
+    co_return nullptr;
+  }
+  spdlog::info("[upstream {}] replica {} ready", config_.name, index);
+  co_return link;
+}
+
+asio::awaitable<void> Upstream::wait_for_work(Slot& slot) {
   for (;;) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) co_return;
     }
-    auto link = make_link(ex_, config_, next_replica_id_++, http_pool_);
+    if (slot.exited || slot.replace || slot.retire) co_return;
+    slot.wake.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await slot.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+asio::awaitable<void> Upstream::drain_and_stop(std::shared_ptr<Link> link, std::chrono::milliseconds grace) {
+  auto keep_alive = shared_from_this();
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  asio::steady_timer poll(ex_);
+  // Bounded: the calls already on this replica finish, or the grace period ends.
+  while (link->up() && link->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    poll.expires_after(20ms);
+    co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (link->in_flight() > 0) {
+    spdlog::warn("[upstream {}] drained replica still had {} call(s) after {} ms; stopping it", config_.name,
+                 link->in_flight(), grace.count());
+  }
+  co_await stop_link(link);
+}
+
+asio::awaitable<void> Upstream::run_replica(std::shared_ptr<Slot> slot, std::size_t index) {
+  auto keep_alive = shared_from_this();  // the supervision loop keeps its upstream alive
+  stdio::RestartBackoff backoff(stdio::RestartPolicy{});
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) co_return;
+    }
+    if (slot->retire) co_return;
     std::string error;
     auto started = std::chrono::steady_clock::now();
-    if (!link) {
-      error = "cannot create link";
-    } else {
-      std::weak_ptr<Upstream> weak = weak_from_this();
-      exit_signal->expires_at(asio::steady_timer::time_point::max());
-      link->set_events(LinkEvents{
-          [weak](json::object n) {
-            if (auto self = weak.lock()) self->broadcast(n);
-          },
-          [weak, w = std::weak_ptr<Link>(link)](json::object request) {
-            // A server->client request with several calls in flight cannot be attributed to one
-            // client without leaking across sessions: refuse it.
-            if (auto l = w.lock()) {
-              l->respond(mcp::make_error(request["id"], mcp::code::method_not_found,
-                                         "Bastion cannot attribute this request to one client "
-                                         "(shared upstream with several calls in flight)"));
-            }
-          },
-          [weak, exit_signal](const std::string&) {
-            if (auto self = weak.lock()) {
-              asio::post(self->ex_, [exit_signal] {
-                exit_signal->expires_at(asio::steady_timer::time_point::min());
-              });
-            }
-          }});
-      auto spawned = start_link(link);
-      if (!spawned) {
-        error = spawned.error();
-      } else if (!co_await handshake(link, config_.start_timeout)) {
-        error = "initialize handshake failed or timed out";
-        co_await stop_link(link);
-      } else {
-        {
-          std::lock_guard lock(mutex_);
-          replicas_[slot] = link;
-          server_info_ = link->server_info();
-          if (stopping_) co_return;
-        }
-        spdlog::info("[upstream {}] replica {} ready", config_.name, slot);
-        boost::system::error_code ec;
-        co_await exit_signal->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        {
-          std::lock_guard lock(mutex_);
-          if (stopping_) co_return;
-          replicas_[slot] = nullptr;
-        }
-        error = "replica exited";
-        if (std::chrono::steady_clock::now() - started > 30s) backoff.on_healthy();
-        co_await stop_link(link);  // reap and kill the process group
+    auto link = co_await start_replica(slot, index, error);
+    if (link) {
+      {
+        std::lock_guard lock(mutex_);
+        slot->link = link;
+        slot->exited = false;
+        server_info_ = link->server_info();
+        if (stopping_) co_return;
       }
+      for (;;) {
+        co_await wait_for_work(*slot);
+        {
+          std::lock_guard lock(mutex_);
+          if (stopping_) co_return;
+        }
+        if (slot->retire) {
+          {
+            std::lock_guard lock(mutex_);
+            slot->link = nullptr;
+          }
+          spdlog::info("[upstream {}] replica {} removed (scale in)", config_.name, index);
+          co_await drain_and_stop(link, slot->grace);
+          co_return;
+        }
+        if (slot->exited) break;
+        auto reason = std::move(*slot->replace);
+        slot->replace.reset();
+        std::string replace_error;
+        auto fresh = co_await start_replica(slot, index, replace_error);
+        if (!fresh) {
+          spdlog::error("[upstream {}] replica {}: replacement ({}) failed: {}; keeping the running one",
+                        config_.name, index, reason, replace_error);
+          continue;
+        }
+        {
+          std::lock_guard lock(mutex_);
+          if (stopping_) {
+            fresh->set_events({});
+            asio::co_spawn(ex_, stop_link(fresh), asio::detached);
+            co_return;
+          }
+          slot->link = fresh;
+          slot->exited = false;
+          ++restarts_;
+          ++restarts_by_reason_[reason];
+        }
+        spdlog::warn("[upstream {}] replica {} replaced ({}); draining the old one", config_.name, index, reason);
+        asio::co_spawn(ex_, drain_and_stop(link, slot->grace), asio::detached);
+        link = fresh;
+        started = std::chrono::steady_clock::now();
+      }
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) co_return;
+        slot->link = nullptr;
+      }
+      error = "replica exited";
+      if (std::chrono::steady_clock::now() - started > 30s) backoff.on_healthy();
+      co_await stop_link(link);  // reap and kill the process group
     }
     std::chrono::milliseconds delay;
     {
       std::lock_guard lock(mutex_);
       last_error_ = error;
       ++restarts_;
+      ++restarts_by_reason_["exit"];
     }
     if (auto d = backoff.on_exit(std::chrono::steady_clock::now())) {
       delay = *d;
@@ -244,9 +333,9 @@ asio::awaitable<void> Upstream::run_replica(std::size_t slot) {
       delay = 30s;  // crash loop: keep the replica down for a while, then try again
       backoff.reset();
       spdlog::error("[upstream {}] replica {} is crash-looping; next attempt in {}s", config_.name,
-                    slot, delay.count() / 1000);
+                    index, delay.count() / 1000);
     }
-    spdlog::warn("[upstream {}] replica {}: {}; restarting in {} ms", config_.name, slot, error,
+    spdlog::warn("[upstream {}] replica {}: {}; restarting in {} ms", config_.name, index, error,
                  delay.count());
     asio::steady_timer wait(ex_, delay);
     co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -254,27 +343,79 @@ asio::awaitable<void> Upstream::run_replica(std::size_t slot) {
 }
 
 asio::awaitable<void> Upstream::stop() {
+  std::vector<std::shared_ptr<Slot>> slots;
   std::vector<std::shared_ptr<Link>> links;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    links = replicas_;
+    slots = slots_;
+    for (auto& slot : slots_) {
+      if (slot->link) links.push_back(slot->link);
+    }
   }
-  for (auto& t : replica_exit_) {
-    asio::post(ex_, [t] { t->expires_at(asio::steady_timer::time_point::min()); });
+  for (auto& slot : slots) {
+    asio::post(ex_, [slot] { signal(*slot); });
   }
-  for (auto& l : links) {
-    if (l) co_await stop_link(l);
-  }
+  for (auto& l : links) co_await stop_link(l);
   if (http_pool_) http_pool_->close_idle();
+}
+
+bool Upstream::restart_replica(std::size_t index, std::string reason, std::chrono::milliseconds grace) {
+  if (!supervised()) return false;
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || index >= slots_.size()) return false;
+    slot = slots_[index];
+  }
+  asio::post(ex_, [slot, reason = std::move(reason), grace]() mutable {
+    if (slot->replace || slot->retire) return;  // one at a time
+    slot->replace = std::move(reason);
+    slot->grace = grace;
+    signal(*slot);
+  });
+  return true;
+}
+
+bool Upstream::add_replica(std::size_t max) {
+  if (!supervised()) return false;
+  std::shared_ptr<Slot> slot;
+  std::size_t index;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || slots_.size() >= max) return false;
+    slot = std::make_shared<Slot>(ex_);
+    index = slots_.size();
+    slots_.push_back(slot);
+  }
+  spdlog::info("[upstream {}] adding replica {} (scale out)", config_.name, index);
+  asio::co_spawn(ex_, run_replica(slot, index), asio::detached);
+  return true;
+}
+
+bool Upstream::remove_replica(std::chrono::milliseconds grace) {
+  if (!supervised()) return false;
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || slots_.size() <= config_.replicas) return false;
+    slot = slots_.back();
+    slots_.pop_back();  // no new calls from now on
+  }
+  asio::post(ex_, [slot, grace] {
+    slot->retire = true;
+    slot->grace = grace;
+    signal(*slot);
+  });
+  return true;
 }
 
 std::shared_ptr<Link> Upstream::pick_shared() {
   std::lock_guard lock(mutex_);
   std::shared_ptr<Link> best;
-  std::size_t n = replicas_.size();
+  std::size_t n = slots_.size();
   for (std::size_t i = 0; i < n; ++i) {
-    auto& candidate = replicas_[(round_robin_ + i) % n];
+    auto& candidate = slots_[(round_robin_ + i) % n]->link;
     if (!candidate || !candidate->up()) continue;
     if (!best || candidate->in_flight() < best->in_flight()) best = candidate;
   }
@@ -384,8 +525,11 @@ UpstreamStatus Upstream::status() const {
   std::lock_guard lock(mutex_);
   UpstreamStatus s;
   s.name = config_.name;
-  s.replicas = per_client() ? 0 : replicas_.size();
-  for (auto& r : replicas_) {
+  s.supervised = supervised();
+  s.replicas = per_client() ? 0 : slots_.size();
+  s.base_replicas = per_client() ? 0 : config_.replicas;
+  for (auto& slot : slots_) {
+    const auto& r = slot->link;
     if (r && r->up()) {
       ++s.replicas_up;
       s.in_flight += r->in_flight();
@@ -396,6 +540,7 @@ UpstreamStatus Upstream::status() const {
   }
   s.up = per_client() ? server_info_.has_value() : s.replicas_up > 0;
   s.restarts = restarts_;
+  s.restarts_by_reason = restarts_by_reason_;
   s.last_error = last_error_;
   return s;
 }

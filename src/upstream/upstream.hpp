@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,11 +48,14 @@ boost::asio::awaitable<bool> handshake(std::shared_ptr<Link> link, std::chrono::
 struct UpstreamStatus {
   std::string name;
   bool up = false;
+  bool supervised = false;  // shared stdio replicas Bastion can restart and add
   std::size_t replicas_up = 0;
   // Process group of each shared stdio replica (its leader's pid; 0 when down or not stdio).
   std::vector<int> replica_pgids;
-  std::size_t replicas = 0;
+  std::size_t replicas = 0;       // now, scaled-out ones included
+  std::size_t base_replicas = 0;  // as configured
   std::uint64_t restarts = 0;
+  std::map<std::string, std::uint64_t> restarts_by_reason;  // exit, memory, error_rate, ...
   std::string last_error;
   std::size_t in_flight = 0;
 };
@@ -85,20 +89,45 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   void add_sink(std::weak_ptr<NotificationSink> sink);
   UpstreamStatus status() const;
 
+  // Supervision actions (shared stdio upstreams only; false otherwise). They return at once; the
+  // work happens on the upstream's strand.
+  // Replaces a replica without failing calls: the new process is started and initialized first,
+  // then the old one takes no new calls and is stopped once its calls finished or `grace` passed.
+  bool restart_replica(std::size_t slot, std::string reason, std::chrono::milliseconds grace);
+  // Adds a replica (up to `max`); removes the newest added one, drained the same way.
+  bool add_replica(std::size_t max);
+  bool remove_replica(std::chrono::milliseconds grace);
+
  private:
-  boost::asio::awaitable<void> run_replica(std::size_t slot);
+  // One replica position: the serving link and what its supervision loop is asked to do.
+  struct Slot {
+    explicit Slot(boost::asio::any_io_executor ex) : wake(ex) {}
+    std::shared_ptr<Link> link;          // serving; null while (re)starting
+    boost::asio::steady_timer wake;      // signalled when one of the flags below changes
+    bool exited = false;                 // the serving link closed
+    std::optional<std::string> replace;  // a replacement was asked for, with this reason
+    bool retire = false;                 // scale in: drain and stop for good
+    std::chrono::milliseconds grace{30'000};
+  };
+  bool supervised() const { return config_.is_stdio() && !per_client(); }
+  boost::asio::awaitable<void> run_replica(std::shared_ptr<Slot> slot, std::size_t index);
+  boost::asio::awaitable<std::shared_ptr<Link>> start_replica(std::shared_ptr<Slot> slot, std::size_t index,
+                                                               std::string& error);
+  boost::asio::awaitable<void> wait_for_work(Slot& slot);
+  boost::asio::awaitable<void> drain_and_stop(std::shared_ptr<Link> link, std::chrono::milliseconds grace);
+  static void signal(Slot& slot) { slot.wake.expires_at(boost::asio::steady_timer::time_point::min()); }
   void broadcast(const json::object& notification);
 
   boost::asio::any_io_executor ex_;
   core::UpstreamConfig config_;
   mutable std::mutex mutex_;
   std::shared_ptr<net::client::HttpClientPool> http_pool_;  // HTTP upstreams only
-  std::vector<std::shared_ptr<Link>> replicas_;
-  std::vector<std::shared_ptr<boost::asio::steady_timer>> replica_exit_;  // signalled on exit
+  std::vector<std::shared_ptr<Slot>> slots_;  // changed on the strand, under mutex_
   std::optional<json::object> server_info_;
   std::map<std::string, Catalog> catalog_;
   std::vector<std::weak_ptr<NotificationSink>> sinks_;
   std::uint64_t restarts_ = 0;
+  std::map<std::string, std::uint64_t> restarts_by_reason_;
   std::string last_error_;
   bool stopping_ = false;
   std::size_t round_robin_ = 0;
