@@ -254,7 +254,8 @@ TEST(AnalyzeCli, ShowsTheGatewaysReportAsText) {
   EXPECT_EQ(admin.target(), "/api/v1/analysis?window=3600s");
   EXPECT_TRUE(admin.authorization().empty());
   EXPECT_NE(r.out.find("CRITICAL  replica demo/0 RSS 1.6 GiB"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("from the running gateway and the interaction store"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("from the running gateway and the interaction store"), std::string::npos)
+      << r.out;
 }
 
 }  // namespace

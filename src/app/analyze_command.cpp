@@ -53,7 +53,8 @@ struct Reply {
   std::string body;
 };
 
-asio::awaitable<Reply> http_get(HostPort where, std::string target, std::optional<std::string> token,
+asio::awaitable<Reply> http_get(HostPort where, std::string target,
+                                std::optional<std::string> token,
                                 std::chrono::milliseconds connect_timeout,
                                 std::chrono::milliseconds reply_timeout) {
   constexpr auto tok = asio::as_tuple(asio::use_awaitable);
@@ -69,9 +70,9 @@ asio::awaitable<Reply> http_get(HostPort where, std::string target, std::optiona
   stream.expires_after(connect_timeout);
   auto [cec, ep] = co_await stream.async_connect(endpoints, tok);
   if (cec) {
-    out.failed = cec == beast::error::timeout ? "no answer within " +
-                                                    std::to_string(connect_timeout.count()) + " ms"
-                                              : cec.message();
+    out.failed = cec == beast::error::timeout
+                     ? "no answer within " + std::to_string(connect_timeout.count()) + " ms"
+                     : cec.message();
     co_return out;
   }
   http::request<http::empty_body> req{http::verb::get, target, 11};
@@ -168,16 +169,17 @@ LiveAnalysis fetch_live_analysis(const core::Config& config, std::chrono::second
   Reply reply;
   try {
     asio::io_context ioc;
-    asio::co_spawn(ioc,
-                   http_get(*where, "/api/v1/analysis?window=" + std::to_string(window.count()) + "s",
-                            token, connect_timeout, reply_timeout),
-                   [&](std::exception_ptr e, Reply r) {
-                     if (e) {
-                       reply.failed = "request failed";
-                     } else {
-                       reply = std::move(r);
-                     }
-                   });
+    asio::co_spawn(
+        ioc,
+        http_get(*where, "/api/v1/analysis?window=" + std::to_string(window.count()) + "s", token,
+                 connect_timeout, reply_timeout),
+        [&](std::exception_ptr e, Reply r) {
+          if (e) {
+            reply.failed = "request failed";
+          } else {
+            reply = std::move(r);
+          }
+        });
     ioc.run();
   } catch (const std::exception& e) {
     reply.failed = e.what();

@@ -13,10 +13,10 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr double kCriticalErrorRate = 0.5;     // most calls fail
+constexpr double kCriticalErrorRate = 0.5;  // most calls fail
 constexpr double kMemoryWarnFraction = 0.8;
-constexpr double kForecastWarnSeconds = 900;   // 15 min
-constexpr std::size_t kShapeInMessage = 60;    // bytes of a message shape quoted in a finding
+constexpr double kForecastWarnSeconds = 900;  // 15 min
+constexpr std::size_t kShapeInMessage = 60;   // bytes of a message shape quoted in a finding
 
 double finite(double v) { return std::isfinite(v) ? v : 0.0; }
 
@@ -130,7 +130,9 @@ std::string latency_triple(const LatencyStats& s) {
   return "p50 " + fmt_ms(s.p50_ms) + ", p95 " + fmt_ms(s.p95_ms) + ", p99 " + fmt_ms(s.p99_ms);
 }
 
-std::string calls_text(std::uint64_t n) { return std::to_string(n) + (n == 1 ? " call" : " calls"); }
+std::string calls_text(std::uint64_t n) {
+  return std::to_string(n) + (n == 1 ? " call" : " calls");
+}
 
 void add_findings(const AnalysisInput& in, AnalysisReport& r, const std::vector<ToolLatency>& tools,
                   const std::vector<AgentLatency>& agents,
@@ -242,8 +244,8 @@ void add_findings(const AnalysisInput& in, AnalysisReport& r, const std::vector<
     if (q.replicas_up == 0 && (q.replicas > 0 || q.in_flight > 0)) {
       f.severity = Severity::critical;
       f.score = 1e9;  // nothing can be served
-      f.message = "upstream " + q.upstream + " has no replica up (0 of " +
-                  std::to_string(q.replicas) + ")";
+      f.message =
+          "upstream " + q.upstream + " has no replica up (0 of " + std::to_string(q.replicas) + ")";
       if (q.in_flight > 0) f.message += " with " + std::to_string(q.in_flight) + " calls waiting";
     } else if (q.saturated || q.degraded) {
       f.severity = Severity::warning;
@@ -297,7 +299,8 @@ void add_findings(const AnalysisInput& in, AnalysisReport& r, const std::vector<
     f.subject = tool_display_name(p.upstream, p.tool);
     f.message = "most frequent error: " + f.subject + " " + p.status;
     if (!p.error_code.empty()) f.message += " " + p.error_code;
-    if (!p.message_shape.empty()) f.message += " \"" + shorten(p.message_shape, kShapeInMessage) + "\"";
+    if (!p.message_shape.empty())
+      f.message += " \"" + shorten(p.message_shape, kShapeInMessage) + "\"";
     f.message += " x" + std::to_string(p.count);
     if (!p.last_seen.empty()) f.message += " (last " + p.last_seen + ")";
     out.push_back(std::move(f));
@@ -320,9 +323,12 @@ std::string tool_display_name(const std::string& upstream, const std::string& to
 
 std::string_view to_string(Severity s) {
   switch (s) {
-    case Severity::critical: return "critical";
-    case Severity::warning: return "warning";
-    case Severity::info: break;
+    case Severity::critical:
+      return "critical";
+    case Severity::warning:
+      return "warning";
+    case Severity::info:
+      break;
   }
   return "info";
 }
@@ -358,7 +364,8 @@ AnalysisReport analyze(const AnalysisInput& in) {
     auto& s = a.stats;
     double total = static_cast<double>(s.count + t.stats.count);
     s.mean_ms = (s.mean_ms * static_cast<double>(s.count) +
-                 t.stats.mean_ms * static_cast<double>(t.stats.count)) / total;
+                 t.stats.mean_ms * static_cast<double>(t.stats.count)) /
+                total;
     s.count += t.stats.count;
     s.errors += t.stats.errors;
     s.timeouts += t.stats.timeouts;
@@ -415,12 +422,13 @@ AnalysisReport analyze(const AnalysisInput& in) {
   for (const auto& p : in.errors) {
     if (p.count > 0) patterns.push_back(p);
   }
-  std::stable_sort(patterns.begin(), patterns.end(), [](const ErrorPattern& a, const ErrorPattern& b) {
-    if (a.count != b.count) return a.count > b.count;
-    if (a.last_seen != b.last_seen) return a.last_seen > b.last_seen;
-    return std::tie(a.upstream, a.tool, a.status, a.error_code, a.message_shape) <
-           std::tie(b.upstream, b.tool, b.status, b.error_code, b.message_shape);
-  });
+  std::stable_sort(patterns.begin(), patterns.end(),
+                   [](const ErrorPattern& a, const ErrorPattern& b) {
+                     if (a.count != b.count) return a.count > b.count;
+                     if (a.last_seen != b.last_seen) return a.last_seen > b.last_seen;
+                     return std::tie(a.upstream, a.tool, a.status, a.error_code, a.message_shape) <
+                            std::tie(b.upstream, b.tool, b.status, b.error_code, b.message_shape);
+                   });
 
   // Memory.
   for (const auto& m : in.memory) {
@@ -441,10 +449,11 @@ AnalysisReport analyze(const AnalysisInput& in) {
     }
     r.memory.push_back(std::move(p));
   }
-  std::stable_sort(r.memory.begin(), r.memory.end(), [](const MemoryPressure& a, const MemoryPressure& b) {
-    if (a.fraction != b.fraction) return a.fraction > b.fraction;
-    return std::tie(a.upstream, a.replica) < std::tie(b.upstream, b.replica);
-  });
+  std::stable_sort(r.memory.begin(), r.memory.end(),
+                   [](const MemoryPressure& a, const MemoryPressure& b) {
+                     if (a.fraction != b.fraction) return a.fraction > b.fraction;
+                     return std::tie(a.upstream, a.replica) < std::tie(b.upstream, b.replica);
+                   });
 
   // Queueing.
   for (const auto& q : in.queues) {
@@ -455,9 +464,11 @@ AnalysisReport analyze(const AnalysisInput& in) {
     s.replicas_up = q.replicas_up;
     s.max_replicas = q.max_replicas;
     if (q.replicas_up > 0) {
-      s.in_flight_per_replica = static_cast<double>(q.in_flight) / static_cast<double>(q.replicas_up);
+      s.in_flight_per_replica =
+          static_cast<double>(q.in_flight) / static_cast<double>(q.replicas_up);
       s.saturated = static_cast<double>(q.in_flight) >=
-                    static_cast<double>(q.replicas_up) * th.queue_per_replica && q.in_flight > 0;
+                        static_cast<double>(q.replicas_up) * th.queue_per_replica &&
+                    q.in_flight > 0;
     } else {
       s.saturated = q.in_flight > 0;
     }
@@ -625,8 +636,10 @@ json::object to_json(const AnalysisReport& r) {
                         {"subject", f.subject},
                         {"message", f.message}};
   });
-  o["slowest_agent"] = r.slowest_agent ? json::value(agent_json(*r.slowest_agent)) : json::value(nullptr);
-  o["slowest_tool"] = r.slowest_tool ? json::value(tool_json(*r.slowest_tool)) : json::value(nullptr);
+  o["slowest_agent"] =
+      r.slowest_agent ? json::value(agent_json(*r.slowest_agent)) : json::value(nullptr);
+  o["slowest_tool"] =
+      r.slowest_tool ? json::value(tool_json(*r.slowest_tool)) : json::value(nullptr);
   o["agents"] = array_of(r.agents, agent_json);
   o["agents_omitted"] = r.agents_omitted;
   o["tools"] = array_of(r.tools, tool_json);
@@ -649,16 +662,17 @@ json::object to_json(const AnalysisReport& r) {
   });
   o["error_patterns_omitted"] = r.error_patterns_omitted;
   o["memory"] = array_of(r.memory, [](const MemoryPressure& m) {
-    return json::object{{"upstream", m.upstream},
-                        {"replica", m.replica},
-                        {"rss_bytes", finite(m.rss_bytes)},
-                        {"fraction_of_threshold", finite(m.fraction)},
-                        {"slope_bytes_per_second", opt_num(m.slope_bytes_per_second)},
-                        {"samples", m.samples},
-                        {"forecast_seconds_to_threshold", opt_num(m.forecast_seconds)},
-                        {"forecast_source", m.forecast_source.empty() ? json::value(nullptr)
-                                                                      : json::value(m.forecast_source)},
-                        {"above_threshold", m.above_threshold}};
+    return json::object{
+        {"upstream", m.upstream},
+        {"replica", m.replica},
+        {"rss_bytes", finite(m.rss_bytes)},
+        {"fraction_of_threshold", finite(m.fraction)},
+        {"slope_bytes_per_second", opt_num(m.slope_bytes_per_second)},
+        {"samples", m.samples},
+        {"forecast_seconds_to_threshold", opt_num(m.forecast_seconds)},
+        {"forecast_source",
+         m.forecast_source.empty() ? json::value(nullptr) : json::value(m.forecast_source)},
+        {"above_threshold", m.above_threshold}};
   });
   o["queues"] = array_of(r.queues, [](const QueueState& q) {
     return json::object{{"upstream", q.upstream},
@@ -709,7 +723,8 @@ std::optional<AnalysisReport> report_from_json(const json::value& doc) {
   r.agents_omitted = static_cast<std::size_t>(u64(*o, "agents_omitted"));
   each_object(*o, "tools", [&](const json::object& t) { r.tools.push_back(tool_from(t)); });
   r.tools_omitted = static_cast<std::size_t>(u64(*o, "tools_omitted"));
-  each_object(*o, "error_rates", [&](const json::object& t) { r.error_rates.push_back(tool_from(t)); });
+  each_object(*o, "error_rates",
+              [&](const json::object& t) { r.error_rates.push_back(tool_from(t)); });
   r.error_rates_omitted = static_cast<std::size_t>(u64(*o, "error_rates_omitted"));
   each_object(*o, "error_patterns", [&](const json::object& p) {
     ErrorPattern e;
@@ -800,10 +815,10 @@ std::string to_text(const AnalysisReport& r) {
   const auto& th = r.thresholds;
   out << "Bottleneck analysis: last " << fmt_seconds(r.window_seconds) << ", from "
       << source_text(r.source) << '\n';
-  out << "  " << r.calls << " calls, " << r.errors << " errors (" << fmt_pct(rate(r.errors, r.calls))
-      << "), " << r.timeouts << " timeouts; triggers: latency " << fmt_ms(th.latency_ms)
-      << ", error rate " << fmt_pct(th.error_rate) << ", memory " << fmt_bytes(th.memory_bytes)
-      << '\n';
+  out << "  " << r.calls << " calls, " << r.errors << " errors ("
+      << fmt_pct(rate(r.errors, r.calls)) << "), " << r.timeouts << " timeouts; triggers: latency "
+      << fmt_ms(th.latency_ms) << ", error rate " << fmt_pct(th.error_rate) << ", memory "
+      << fmt_bytes(th.memory_bytes) << '\n';
 
   out << "\nFindings\n";
   for (const auto& f : r.findings) {

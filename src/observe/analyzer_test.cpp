@@ -10,8 +10,8 @@
 namespace bastion::observe {
 namespace {
 
-LatencyStats stats(std::uint64_t count, double p50, double p95, double p99, std::uint64_t errors = 0,
-                   std::uint64_t timeouts = 0) {
+LatencyStats stats(std::uint64_t count, double p50, double p95, double p99,
+                   std::uint64_t errors = 0, std::uint64_t timeouts = 0) {
   LatencyStats s;
   s.count = count;
   s.errors = errors;
@@ -35,12 +35,33 @@ AnalysisInput sample_input() {
       {"other", "lookup", stats(50, 80, 200, 300, 10, 2)},
   };
   in.errors = {
-      {"other", "lookup", "error", "-32000", "upstream said no #", 7, "2026-01-01T00:00:00.000Z",
-       "2026-01-01T00:30:00.000Z", {"aa", "bb"}},
-      {"other", "lookup", "timeout", "", "", 2, "2026-01-01T00:10:00.000Z", "2026-01-01T00:20:00.000Z",
+      {"other",
+       "lookup",
+       "error",
+       "-32000",
+       "upstream said no #",
+       7,
+       "2026-01-01T00:00:00.000Z",
+       "2026-01-01T00:30:00.000Z",
+       {"aa", "bb"}},
+      {"other",
+       "lookup",
+       "timeout",
+       "",
+       "",
+       2,
+       "2026-01-01T00:10:00.000Z",
+       "2026-01-01T00:20:00.000Z",
        {}},
-      {"other", "lookup", "error", "-32001", "other #", 1, "2026-01-01T00:05:00.000Z",
-       "2026-01-01T00:05:00.000Z", {}},
+      {"other",
+       "lookup",
+       "error",
+       "-32001",
+       "other #",
+       1,
+       "2026-01-01T00:05:00.000Z",
+       "2026-01-01T00:05:00.000Z",
+       {}},
   };
   return in;
 }
@@ -195,7 +216,8 @@ TEST(Analyzer, MemoryTrendIsALeastSquaresSlopeAndForecastsTheTrigger) {
   EXPECT_EQ(r.findings[0].kind, "memory");
   EXPECT_EQ(r.findings[0].severity, Severity::warning);
   EXPECT_EQ(r.findings[0].subject, "demo/1");
-  EXPECT_NE(r.findings[0].message.find("in about 5 min"), std::string::npos) << r.findings[0].message;
+  EXPECT_NE(r.findings[0].message.find("in about 5 min"), std::string::npos)
+      << r.findings[0].message;
 
   // A predictor's forecast wins; over the trigger is critical.
   in.memory[0].forecast_seconds_to_threshold = 42;
@@ -217,7 +239,8 @@ TEST(Analyzer, MemoryTrendIsALeastSquaresSlopeAndForecastsTheTrigger) {
 
 TEST(Analyzer, QueueingFlagsSaturationAndMissingReplicas) {
   AnalysisInput in;
-  in.queues = {{"busy", 9, 2, 2, 2}, {"hurt", 1, 3, 2, 4}, {"down", 3, 1, 0, 1}, {"calm", 1, 2, 2, 4}};
+  in.queues = {
+      {"busy", 9, 2, 2, 2}, {"hurt", 1, 3, 2, 4}, {"down", 3, 1, 0, 1}, {"calm", 1, 2, 2, 4}};
   auto r = analyze(in);
   ASSERT_EQ(r.queues.size(), 4u);
   EXPECT_TRUE(r.queues[0].saturated);
@@ -251,10 +274,26 @@ TEST(Analyzer, JsonRoundTripsAndIsStable) {
   ASSERT_TRUE(back);
   EXPECT_EQ(boost::json::serialize(to_json(*back)), text);
   EXPECT_EQ(to_text(*back), to_text(r));
-  for (auto key : {"version", "source", "window_seconds", "has_data", "thresholds", "totals",
-                   "findings", "slowest_agent", "slowest_tool", "agents", "agents_omitted", "tools",
-                   "tools_omitted", "error_rates", "error_rates_omitted", "error_patterns",
-                   "error_patterns_omitted", "memory", "queues", "notes"}) {
+  for (auto key : {"version",
+                   "source",
+                   "window_seconds",
+                   "has_data",
+                   "thresholds",
+                   "totals",
+                   "findings",
+                   "slowest_agent",
+                   "slowest_tool",
+                   "agents",
+                   "agents_omitted",
+                   "tools",
+                   "tools_omitted",
+                   "error_rates",
+                   "error_rates_omitted",
+                   "error_patterns",
+                   "error_patterns_omitted",
+                   "memory",
+                   "queues",
+                   "notes"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j.at("slowest_tool").at("name").as_string(), "demo__slow");
@@ -305,8 +344,10 @@ TEST(Analyzer, TextReportLeadsWithFindings) {
   ASSERT_NE(findings, std::string::npos) << text;
   ASSERT_NE(slow, std::string::npos) << text;
   EXPECT_LT(findings, slow);
-  EXPECT_NE(text.find("Slowest tool:  demo__slow  p50 1.2 s, p95 6.1 s, p99 7 s over 40 calls  ABOVE 5 s"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "Slowest tool:  demo__slow  p50 1.2 s, p95 6.1 s, p99 7 s over 40 calls  ABOVE 5 s"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("Error patterns (by count)"), std::string::npos);
 }

@@ -75,7 +75,8 @@ class Analyzer {
     ++rows_;
     const std::string tool = r.tool.value_or("");
     bool missed = false;
-    if (ToolGroup* g = tool_group(probe({r.agent_type, r.tool ? "t" : "-", tool}), r.agent_type, tool, false)) {
+    if (ToolGroup* g = tool_group(probe({r.agent_type, r.tool ? "t" : "-", tool}), r.agent_type,
+                                  tool, false)) {
       g->latency.add(r);
     } else {
       missed = true;

@@ -33,9 +33,9 @@
 namespace bastion::record {
 
 struct StoreAnalysisLimits {
-  std::size_t max_tool_groups = 2'000;      // (agent, tool) pairs plus agents
+  std::size_t max_tool_groups = 2'000;  // (agent, tool) pairs plus agents
   std::size_t max_error_patterns = 10'000;
-  std::size_t max_examples = 3;             // input hashes kept per pattern
+  std::size_t max_examples = 3;  // input hashes kept per pattern
 };
 
 struct StoreAnalysis {

@@ -27,7 +27,8 @@ double exact_percentile(std::vector<double> v, double q) {
 class Rows {
  public:
   Interaction& add(std::string agent, std::optional<std::string> tool, double latency_ms,
-                   std::string status = "ok", Clock::time_point at = kNow - std::chrono::minutes(30)) {
+                   std::string status = "ok",
+                   Clock::time_point at = kNow - std::chrono::minutes(30)) {
     // Odd rows of make_record leave the optional columns empty; ids stay unique.
     Interaction r = testing::make_record(next_ * 2 + 1, at);
     r.timestamp = at + std::chrono::milliseconds(next_);
@@ -69,7 +70,8 @@ TEST(StoreAnalysis, NamesTheSlowToolAndTheErrorPatternWithinTheStatedAccuracy) {
     auto& r = rows.add("demo", "fail", 12 + i, "error");
     r.error_code = -32000;
     r.error_message = "Upstream failed after " + std::to_string(100 + i) +
-                      " ms (request 7f3a9c2e-" + std::to_string(1000 + i) + "-4abc-9def-0123456789ab)";
+                      " ms (request 7f3a9c2e-" + std::to_string(1000 + i) +
+                      "-4abc-9def-0123456789ab)";
     r.input_hash = std::string(64, static_cast<char>('a' + i % 5));
   }
   for (int i = 0; i < 5; ++i) {
