@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/analyze_command.hpp"
 #include "app/gateway.hpp"
 #include "app/health_probe.hpp"
 #include "app/recording.hpp"
@@ -78,6 +79,15 @@ int main(int argc, char** argv) {
   dataset_export->add_option("--since", export_since, "Only records at or after this time (RFC 3339)");
   dataset_export->add_option("--until", export_until, "Only records before this time (RFC 3339)");
 
+  std::string analyze_config;
+  bastion::app::AnalyzeOptions analyze_options;
+  auto* analyze = app.add_subcommand("analyze", "Bottleneck report: slowest agent and tool, memory pressure, error patterns");
+  analyze->add_option("-c,--config", analyze_config, "YAML configuration file (its admin listener, else its store)")
+      ->check(CLI::ExistingFile);
+  analyze->add_option("--window", analyze_options.window, "How far back to look, e.g. 30m, 1h, 7d")
+      ->capture_default_str();
+  analyze->add_flag("--json", analyze_options.json, "Print the report as JSON");
+
   CLI11_PARSE(app, argc, argv);
 
   if (ver->parsed()) {
@@ -94,6 +104,22 @@ int main(int argc, char** argv) {
     }
     std::cout << check_file << ": valid (" << loaded.config->upstreams.size() << " upstreams)\n";
     return 0;
+  }
+
+  if (analyze->parsed()) {
+    bastion::core::Config analyze_cfg;
+    if (analyze_config.empty()) {
+      analyze_cfg = bastion::core::embedded_default_config(demo_agent_command());
+    } else {
+      auto loaded = bastion::core::load_config_file(analyze_config);
+      if (!loaded.config) {
+        print_errors(loaded.errors);
+        return 2;
+      }
+      analyze_cfg = std::move(*loaded.config);
+    }
+    bastion::core::setup_logging(analyze_cfg.log);
+    return bastion::app::run_analyze(analyze_cfg, analyze_options, std::cout, std::cerr);
   }
 
   if (dataset_export->parsed()) {

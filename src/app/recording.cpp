@@ -42,10 +42,14 @@ record::TagConfig tag_config(const core::TagsConfig& t) {
 
 }  // namespace
 
-std::variant<std::unique_ptr<record::Store>, std::string> open_store(const core::Config& config) {
-  std::string url = config.store.url;
+std::string store_url(const core::Config& config) {
   // The default database lives in the data directory, wherever that is configured.
-  if (url == core::StoreConfig{}.url) url = "sqlite://" + config.data_dir + "/interactions.db";
+  if (config.store.url == core::StoreConfig{}.url) return "sqlite://" + config.data_dir + "/interactions.db";
+  return config.store.url;
+}
+
+std::variant<std::unique_ptr<record::Store>, std::string> open_store(const core::Config& config) {
+  std::string url = store_url(config);
   auto parsed = record::parse_store_url(url);
   if (!parsed) return std::string("store.url: not a sqlite:// or postgres:// URL");
   if (parsed->kind == record::StoreKind::sqlite) {

@@ -13,6 +13,9 @@
 
 namespace bastion::app {
 
+// The store URL the configuration names (the default SQLite file lives in data_dir).
+std::string store_url(const core::Config& config);
+
 // The store named by the configuration (SQLite path resolved against data_dir by default).
 std::variant<std::unique_ptr<record::Store>, std::string> open_store(const core::Config& config);
 
