@@ -7,8 +7,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <boost/url.hpp>
 #include <openssl/crypto.h>
 #include <sched.h>
 
@@ -26,6 +28,8 @@
 #include "guard/security_headers.hpp"
 #include "app/gateway_metrics.hpp"
 #include "app/recording.hpp"
+#include "app/analyze_command.hpp"
+#include "app/live_analysis.hpp"
 #include "app/security_setup.hpp"
 #include "app/supervisor.hpp"
 #include "app/tls_setup.hpp"
@@ -228,7 +232,9 @@ struct Runtime {
   std::shared_ptr<RecordingSink> records = std::make_shared<RecordingSink>(metrics);
   std::unique_ptr<InteractionWriter> writer;  // the knowledge base (null when store: off)
   std::shared_ptr<observe::LiveStats> live;   // recent calls, for triggers and analysis
+  std::chrono::seconds live_capacity{0};
   std::unique_ptr<Supervisor> supervisor;
+  asio::thread_pool analysis_pool{1};  // store scans for /api/v1/analysis, off the I/O threads
   std::shared_ptr<net::HttpServer> public_server, admin_server, redirect_server;
   std::optional<std::string> admin_token;  // required on the admin listener when set
   guard::GuardResources guard_resources;
@@ -438,6 +444,37 @@ net::Response admin_rejection(Runtime& rt, bool unauthorized, unsigned version) 
   return guard::reject(r, rt.rejections, version);
 }
 
+// GET /api/v1/analysis?window=1h: the bottleneck report (observe/analyzer.hpp) over the window.
+asio::awaitable<net::Response> analysis_reply(Runtime& rt, const net::Request& req) {
+  std::string window_text = "1h";
+  auto target = boost::urls::parse_origin_form(std::string_view(req.target().data(), req.target().size()));
+  if (target) {
+    auto params = target->params();
+    if (auto it = params.find("window"); it != params.end() && (*it).has_value) window_text = (*it).value;
+  }
+  std::string error;
+  auto window = parse_window(window_text, error);
+  if (!window) co_return json_reply(http::status::bad_request, json::object{{"error", error}});
+  const auto gen = rt.snapshot();
+  LiveView view;
+  view.calls = rt.live.get();
+  view.calls_capacity = rt.live ? rt.live_capacity : std::chrono::seconds(0);
+  if (rt.supervisor) view.assessments = rt.supervisor->assessments();
+  for (auto& [name, up] : gen->upstreams) view.upstreams.push_back(up->status());
+  auto input = live_analysis_input(gen->config, view, *window);
+  if (needs_store(gen->config, view, *window)) {
+    // The scan may read many rows: it runs on its own thread while this coroutine waits.
+    co_await asio::co_spawn(
+        rt.analysis_pool,
+        [&]() -> asio::awaitable<void> {
+          add_store_analysis(gen->config, *window, input);
+          co_return;
+        },
+        asio::use_awaitable);
+  }
+  co_return json_reply(http::status::ok, observe::to_json(observe::analyze(input)));
+}
+
 asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::ResponseWriter& raw_writer,
                                     const net::ConnectionInfo& conn) {
   const auto gen = rt.snapshot();
@@ -464,6 +501,8 @@ asio::awaitable<void> admin_handler(Runtime& rt, net::Request& req, net::Respons
     bool any = false;
     for (auto& [n, up] : rt.snapshot()->upstreams) any = any || up->status().up;
     co_await writer.send(readiness_reply(ready && any));
+  } else if (path == "/api/v1/analysis" && req.method() == http::verb::get) {
+    co_await writer.send(co_await analysis_reply(rt, req));
   } else if (path == "/metrics") {
     net::Response res{http::status::ok, req.version()};
     res.set(http::field::content_type, std::string(observe::kPrometheusContentType));
@@ -823,7 +862,8 @@ int serve(core::Config config, const ServeOptions& options) {
     // The live windows keep the longest trigger window (at least 5 minutes).
     auto longest = std::max<std::chrono::milliseconds>(config.monitoring.defaults.triggers.window, std::chrono::minutes(5));
     for (const auto& [n, m] : config.monitoring.per_upstream) longest = std::max(longest, m.triggers.window);
-    rt.live = std::make_shared<observe::LiveStats>(std::chrono::duration_cast<std::chrono::seconds>(longest));
+    rt.live_capacity = std::chrono::duration_cast<std::chrono::seconds>(longest);
+    rt.live = std::make_shared<observe::LiveStats>(rt.live_capacity);
     rt.records->attach_live(rt.live);
   }
   register_runtime_metrics(rt);
