@@ -16,7 +16,8 @@
 //   largest per-tool p95 every tool has >= 95% of its calls at or below it, so the mixture does
 //   too. It is exact when one tool carries the traffic, and never hides a slow tool.
 // - Error rate: errors / count per agent and per tool, flagged when > thresholds.error_rate.
-//   "errors" is whatever the filler counts (the store side: every status but ok).
+//   "errors" is whatever the filler counts (both sides: error, timeout and unavailable; the
+//   gateway's own refusals, denied and rate_limited, are not the agent's and are not counted).
 // - Error patterns: as given, ranked by count (ties: last_seen, then key).
 // - Memory: per replica, fraction = rss_bytes / thresholds.memory_bytes; the trend is the
 //   least-squares slope of `history` (bytes/s, needs >= 2 samples at distinct times). The forecast

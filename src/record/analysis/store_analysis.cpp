@@ -25,12 +25,18 @@ bool reached_upstream(std::string_view status) {
   return status == "ok" || status == "error" || status == "timeout";
 }
 
+// Requests the gateway refused (denied, rate_limited) say nothing about the agent: they are left
+// out of its call counts and error rate (as in the live windows and the triggers), and show up
+// only as error patterns.
+bool refused_by_gateway(std::string_view status) { return status == "denied" || status == "rate_limited"; }
+
 struct Latency {
   std::uint64_t count = 0, errors = 0, timeouts = 0;
   double sum_ms = 0;
   LatencyHistogram histogram;
 
   void add(const Interaction& r) {
+    if (refused_by_gateway(r.status)) return;
     ++count;
     if (r.status != "ok") ++errors;
     if (r.status == "timeout") ++timeouts;

@@ -110,8 +110,9 @@ TEST(StoreAnalysis, NamesTheSlowToolAndTheErrorPatternWithinTheStatedAccuracy) {
       EXPECT_NEAR(got, exact, exact * 0.01) << name << " q=" << q;
     }
   }
-  EXPECT_EQ(tools.at("demo/echo").count, 201u);
-  EXPECT_EQ(tools.at("demo/echo").errors, 1u);  // the denied call
+  // The denied call is the gateway's refusal, not the agent's: not counted (it is a pattern below).
+  EXPECT_EQ(tools.at("demo/echo").count, 200u);
+  EXPECT_EQ(tools.at("demo/echo").errors, 0u);
   EXPECT_DOUBLE_EQ(tools.at("demo/slow").max_ms, 4000 + 99 * 31.3);
   EXPECT_EQ(tools.at("demo/fail").count, 40u);
   EXPECT_EQ(tools.at("demo/fail").errors, 27u);
@@ -121,8 +122,8 @@ TEST(StoreAnalysis, NamesTheSlowToolAndTheErrorPatternWithinTheStatedAccuracy) {
   // Whole-agent figures: one merged histogram over every demo row.
   ASSERT_EQ(in.agents.size(), 2u);
   EXPECT_EQ(in.agents[0].upstream, "demo");
-  EXPECT_EQ(in.agents[0].stats.count, 351u);
-  EXPECT_EQ(in.agents[0].stats.errors, 28u);
+  EXPECT_EQ(in.agents[0].stats.count, 350u);
+  EXPECT_EQ(in.agents[0].stats.errors, 27u);
 
   // Error patterns, most frequent first, digits and ids collapsed.
   ASSERT_EQ(in.errors.size(), 4u);  // two error shapes, timeout, denied
