@@ -1,6 +1,8 @@
 // Hot-path cost of the metrics registry and the cost of a scrape.
 #include <benchmark/benchmark.h>
 
+#include "observe/live_stats.hpp"
+
 #include <string>
 
 #include "observe/metrics.hpp"
@@ -73,5 +75,20 @@ BENCHMARK(BM_Render1000Series)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace bastion::observe
+
+// What every call adds for the triggers and the analyzer: the live windows and error patterns.
+static void BM_LiveStatsObserve(benchmark::State& state) {
+  static bastion::observe::LiveStats live(std::chrono::seconds(300));
+  bastion::observe::CallOutcome call;
+  call.upstream = "demo";
+  call.tool = "echo";
+  call.status = "ok";
+  call.latency_seconds = 0.0012;
+  for (auto _ : state) {
+    call.at = std::chrono::steady_clock::now();
+    live.observe(call);
+  }
+}
+BENCHMARK(BM_LiveStatsObserve)->Threads(1)->Threads(2);
 
 BENCHMARK_MAIN();

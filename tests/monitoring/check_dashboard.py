@@ -1,5 +1,5 @@
 """Checks deploy/grafana: the dashboard is well-formed Grafana JSON and every query uses only
-the metric names of ARCHITECTURE.md §8 (bastion_*), process_*, up and ALERTS.
+the metric names of ARCHITECTURE.md §8 (bastion_*), the supervisor's, process_*, up and ALERTS.
 
 usage: check_dashboard.py DASHBOARD_JSON DATASOURCE_PROVISIONING_YML DASHBOARD_PROVIDER_YML
 """
@@ -14,6 +14,8 @@ ALLOWED = {
     "bastion_auth_failures_total", "bastion_upstream_up", "bastion_upstream_restarts_total",
     "bastion_upstream_memory_bytes", "bastion_recorder_queue_depth", "bastion_recorder_spooled_total",
     "bastion_recorder_dropped_total", "up", "ALERTS",
+    # Beyond §8: the supervisor's view (docs/operations.md).
+    "bastion_upstream_replicas", "bastion_supervisor_actions_total", "bastion_upstream_memory_forecast_seconds",
 }
 HISTOGRAMS = {"bastion_http_request_duration_seconds", "bastion_tool_call_duration_seconds"}
 for h in HISTOGRAMS:
