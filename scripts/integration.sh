@@ -159,7 +159,8 @@ ready_file_written() {
 until_ok 30 "bastion ready file" ready_file_written
 public=$(jq -r .public "$work/ready.json")
 admin=$(jq -r .admin "$work/ready.json")
-until_ok 30 "bastion /readyz 200" eval '[ "$(http_code "http://$admin/readyz")" = 200 ]'
+bastion_ready() { [ "$(http_code "http://$admin/readyz")" = 200 ]; }
+until_ok 30 "bastion /readyz 200" bastion_ready
 echo "bastion pid $bastion_pid: MCP http://$public/mcp, admin http://$admin"
 
 # --- Prometheus -------------------------------------------------------------------------------
@@ -187,7 +188,8 @@ promql() {
   curl -sf --max-time 5 "$prom/api/v1/query" --data-urlencode "query=$1" |
     jq -r 'if .status == "success" then (.data.result[0].value[1] // "") else error("query failed") end'
 }
-until_ok 30 "prometheus scraped bastion (up == 1)" eval '[ "$(promql "up{job=\"bastion\"}")" = 1 ]'
+prom_scraped() { [ "$(promql 'up{job="bastion"}')" = 1 ]; }
+until_ok 30 "prometheus scraped bastion (up == 1)" prom_scraped
 
 # --- 1. a real MCP client --------------------------------------------------------------------
 step "official MCP SDK client: initialize, tools/list, tools/call echo"
@@ -218,8 +220,9 @@ jq -c '{status, database: .checks.database[0].status, redis: .checks.redis[0].st
 # --- 4. Prometheus has Bastion's series, scraped after the load -------------------------------
 step "PromQL through Prometheus: bastion_tool_calls_total"
 [ -n "$(promql 'count(bastion_tool_calls_total)')" ] || fail "no bastion_tool_calls_total series in Prometheus"
-until_ok 30 "Prometheus: sum(bastion_tool_calls_total{tool=\"echo\",status=\"ok\"}) == $calls" \
-  eval '[ "$(promql "sum(bastion_tool_calls_total{tool=\"echo\",status=\"ok\"})")" = "$calls" ]'
+# A scrape after the load: the echo calls Prometheus sees reach the calls made.
+prom_has_calls() { [ "$(promql 'sum(bastion_tool_calls_total{tool="echo",status="ok"})')" = "$calls" ]; }
+until_ok 30 "Prometheus: sum(bastion_tool_calls_total{tool=\"echo\",status=\"ok\"}) == $calls" prom_has_calls
 echo "Prometheus: $(promql 'count(bastion_tool_calls_total)') series, echo ok = $calls"
 
 # --- 5. nothing lost --------------------------------------------------------------------------
