@@ -13,7 +13,7 @@
 #   x10    mcp-x10.yml: ten times those rates (126,000 clients; Artillery needs more cores than 2 for it)
 #   soak   SOAK_MINUTES (default 30) at SOAK_RATE new clients/s (default 20), sampling Bastion's RSS
 #          every SOAK_SAMPLE_SECONDS (5) from /proc; fails when the RSS at the end exceeds the RSS
-#          after SOAK_WARMUP_SECONDS (default 120) by more than SOAK_MAX_GROWTH_MB (default 64)
+#          after SOAK_WARMUP_SECONDS (default 120) by more than SOAK_MAX_GROWTH_MB (default 32)
 # Only `short` runs in the test suite (ctest loadtest_short); the others are for a person to start.
 #
 # Every virtual user is one MCP client: initialize, notifications/initialized, tools/call echo,
@@ -60,7 +60,7 @@ case "$mode" in
     SOAK_RATE=${SOAK_RATE:-20}
     SOAK_SAMPLE_SECONDS=${SOAK_SAMPLE_SECONDS:-5}
     SOAK_WARMUP_SECONDS=${SOAK_WARMUP_SECONDS:-120}
-    SOAK_MAX_GROWTH_MB=${SOAK_MAX_GROWTH_MB:-64}
+    SOAK_MAX_GROWTH_MB=${SOAK_MAX_GROWTH_MB:-32}
     for v in SOAK_MINUTES SOAK_RATE SOAK_SAMPLE_SECONDS SOAK_WARMUP_SECONDS SOAK_MAX_GROWTH_MB; do
       [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || fail "$v must be a positive integer (got '${!v}')"
     done
