@@ -417,6 +417,19 @@ json::object health_document(Runtime& rt) {
     if (health == record::RecorderHealth::fail) status = "fail";
     else if (health == record::RecorderHealth::warn && status == "pass") status = "warn";
   }
+  // Redis (shared rate limits), when configured: down means fail-open zones admit everything
+  // (warn) and fail-closed zones answer 503 (fail).
+  if (rt.guard_resources.rate_limits && rt.guard_resources.rate_limits->redis) {
+    auto& backend = *rt.guard_resources.rate_limits;
+    const bool up = backend.redis->connected();
+    const bool closed = gen->config.redis && gen->config.redis->fail_mode == core::RedisConfig::FailMode::closed;
+    const char* redis_status = up ? "pass" : closed ? "fail" : "warn";
+    checks["redis"] = json::array{json::object{{"componentType", "datastore"},
+                                               {"status", redis_status},
+                                               {"unavailableTotal", backend.redis_unavailable.load()}}};
+    if (!up && closed) status = "fail";
+    else if (!up && status == "pass") status = "warn";
+  }
   return json::object{{"status", status}, {"checks", checks}};
 }
 
