@@ -385,17 +385,6 @@ json::object health_document(Runtime& rt) {
     checks["upstream:" + name] = json::array{c};
   }
   std::string status = all_up ? "pass" : (any_up ? "warn" : "fail");
-  if (gen->config.redis) {
-    const auto& backend = rt.guard_resources.rate_limits;
-    bool connected = backend && backend->redis && backend->redis->connected();
-    json::object redis{{"componentType", "datastore"},
-                       {"status", connected ? "pass" : "warn"},
-                       {"observedValue", backend ? backend->redis_unavailable.load() : 0},
-                       {"observedUnit", "decisions made without Redis"}};
-    if (!connected) redis["output"] = "not connected: rate limits fall back to their fail_mode";
-    checks["redis"] = json::array{redis};
-    if (!connected && status == "pass") status = "warn";
-  }
   if (gen->config.telemetry) {
     checks["telemetry"] = json::array{json::object{{"componentType", "component"},
                                                    {"status", "warn"},
