@@ -228,6 +228,13 @@ echo "Prometheus: $(promql 'count(bastion_tool_calls_total)') series, echo ok = 
 # --- 5. nothing lost --------------------------------------------------------------------------
 step "recorder: nothing dropped; PostgreSQL rows == calls"
 curl -sf --max-time 5 "http://$admin/metrics" >"$work/metrics.txt" || fail "admin /metrics did not answer"
+timeout 10 promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics refused the live scrape"
+# The bottleneck report from the running gateway (live windows). (`bastion analyze` asks the same
+# endpoint when the admin port is fixed; here it is chosen at start.)
+curl -sf --max-time 10 "http://$admin/api/v1/analysis?window=5m" >"$work/analysis-live.json" ||
+  fail "GET /api/v1/analysis failed"
+jq -e --argjson n "$calls" '.source == "live" and ([.tools[] | select(.tool == "echo") | .count] | add) == $n' \
+  "$work/analysis-live.json" >/dev/null || { jq -c . "$work/analysis-live.json" >&2; fail "live analysis does not count the echo calls"; }
 dropped=$(metric_sum "$work/metrics.txt" bastion_recorder_dropped_total) || fail "bastion_recorder_dropped_total missing"
 limited=$(metric_sum "$work/metrics.txt" bastion_rate_limited_total || echo 0)
 echo "bastion_recorder_dropped_total $dropped, bastion_rate_limited_total $limited"
@@ -258,3 +265,11 @@ echo "PostgreSQL mcp_interactions: $(psql_q "SELECT string_agg(method || '=' || 
 others=$(psql_q "SELECT count(*) FROM mcp_interactions WHERE method <> 'tools/call'")
 lists=$(psql_q "SELECT count(*) FROM mcp_interactions WHERE method = 'tools/list'")
 [ "$lists" -eq 1 ] && [ "$others" -eq 1 ] || fail "expected one tools/list row and no other non-call rows, found $others"
+
+# With the gateway gone, `bastion analyze` reads PostgreSQL itself.
+step "bastion analyze from PostgreSQL (gateway stopped)"
+timeout 60 "$bastion" analyze -c "$work/bastion.yaml" --window 1h --json >"$work/analysis-store.json" ||
+  fail "bastion analyze (store) failed"
+jq -e --argjson n "$calls" '.source == "store" and ([.tools[] | select(.tool == "echo") | .count] | add) == $n' \
+  "$work/analysis-store.json" >/dev/null || { jq -c . "$work/analysis-store.json" >&2; fail "store analysis does not count the echo calls"; }
+echo "analysis: live and PostgreSQL both count $calls echo calls"
