@@ -33,6 +33,7 @@
 #include "app/security_setup.hpp"
 #include "app/supervisor.hpp"
 #include "app/tls_setup.hpp"
+#include "app/tracing.hpp"
 #include "observe/process_group_sampler.hpp"
 #include "observe/prometheus_text.hpp"
 #include "mcp/jsonrpc.hpp"
@@ -56,6 +57,10 @@ class RecordingSink final : public mcp::RecordSink {
   // Set once, before any listener starts.
   void attach(InteractionWriter* writer) { writer_ = writer; }
   void attach_live(std::shared_ptr<observe::LiveStats> live) { live_ = std::move(live); }
+  void attach_tracing(std::shared_ptr<record::otlp::OtlpExporter> exporter, std::unique_ptr<RowBuilder> rows) {
+    tracer_ = std::move(exporter);
+    rows_ = std::move(rows);
+  }
   void record(mcp::InteractionRecord r) override {
     metrics_.count_interaction(r);
     if (live_ && !r.upstream.empty()) {
@@ -70,7 +75,14 @@ class RecordingSink final : public mcp::RecordSink {
       outcome.at = std::chrono::steady_clock::now();
       live_->observe(outcome);
     }
-    if (writer_) writer_->write(r);
+    if (tracer_ && !r.span_id.empty()) {
+      // One row for both: the span carries the same tags and hashes the store keeps.
+      auto row = writer_ ? writer_->to_row(r) : rows_->to_row(r);
+      tracer_->submit(span_of(r, row));
+      if (writer_) writer_->write_row(std::move(row));
+    } else if (writer_) {
+      writer_->write(r);
+    }
     spdlog::debug("interaction upstream={} method={} tool={} status={} latency_ms={:.2f}", r.upstream, r.method,
                   r.tool, r.status, r.latency_ms);
   }
@@ -79,6 +91,8 @@ class RecordingSink final : public mcp::RecordSink {
   GatewayMetrics& metrics_;
   InteractionWriter* writer_ = nullptr;
   std::shared_ptr<observe::LiveStats> live_;
+  std::shared_ptr<record::otlp::OtlpExporter> tracer_;
+  std::unique_ptr<RowBuilder> rows_;  // tags for spans when the store is off
 };
 
 // Remembers the status a handler answered with, for the request metrics.
@@ -234,6 +248,7 @@ struct Runtime {
   std::shared_ptr<observe::LiveStats> live;   // recent calls, for triggers and analysis
   std::chrono::seconds live_capacity{0};
   std::unique_ptr<Supervisor> supervisor;
+  std::shared_ptr<record::otlp::OtlpExporter> tracer;  // telemetry (null when not configured)
   asio::thread_pool analysis_pool{1};  // store scans for /api/v1/analysis, off the I/O threads
   std::shared_ptr<net::HttpServer> public_server, admin_server, redirect_server;
   std::optional<std::string> admin_token;  // required on the admin listener when set
@@ -385,11 +400,21 @@ json::object health_document(Runtime& rt) {
     checks["upstream:" + name] = json::array{c};
   }
   std::string status = all_up ? "pass" : (any_up ? "warn" : "fail");
-  if (gen->config.telemetry) {
-    checks["telemetry"] = json::array{json::object{{"componentType", "component"},
-                                                   {"status", "warn"},
-                                                   {"output", "this build has no OTLP trace exporter: no spans are sent"}}};
-    if (status == "pass") status = "warn";
+  if (rt.tracer) {
+    auto t = rt.tracer->stats();
+    auto health = rt.tracer->health();
+    json::object c{{"componentType", "component"},
+                   {"status", health == record::otlp::ExporterHealth::pass ? "pass"
+                              : health == record::otlp::ExporterHealth::warn ? "warn" : "fail"},
+                   {"observedValue", t.queued},
+                   {"observedUnit", "queued spans"},
+                   {"exportedTotal", t.exported},
+                   {"droppedTotal", t.dropped},
+                   {"failedRequestsTotal", t.failed_requests}};
+    if (t.failing && !t.last_error.empty()) c["output"] = t.last_error;
+    checks["telemetry"] = json::array{c};
+    // Traces are not the service: a failing exporter warns, it does not take the gateway out.
+    if (health != record::otlp::ExporterHealth::pass && status == "pass") status = "warn";
   }
   if (rt.writer) {
     auto stats = rt.writer->recorder().stats();
@@ -671,6 +696,12 @@ void register_runtime_metrics(Runtime& rt) {
   reg.callback_counter("bastion_alert_failures_total", "Alert webhook deliveries that failed (retried).", [&rt] {
     return rt.supervisor ? double(rt.supervisor->alert_failures()) : 0.0;
   });
+  reg.callback_counter("bastion_trace_spans_exported_total", "Spans the OTLP collector accepted.", [&rt] {
+    return rt.tracer ? double(rt.tracer->stats().exported) : 0.0;
+  });
+  reg.callback_counter("bastion_trace_spans_dropped_total", "Spans lost: queue full, or refused by the collector.", [&rt] {
+    return rt.tracer ? double(rt.tracer->stats().dropped) : 0.0;
+  });
   reg.callback_gauge("bastion_mcp_sessions", "Live MCP sessions.", [&rt] { return double(rt.endpoint->session_count()); });
   reg.callback_counter("bastion_rate_limited_total", "Requests rejected by a rate-limit zone.", {"zone"}, [&rt] {
     std::vector<observe::CallbackSample> out;
@@ -843,7 +874,14 @@ int serve(core::Config config, const ServeOptions& options) {
       return 1;
     }
     if (config.telemetry) {
-      spdlog::warn("telemetry.otlp_endpoint is set, but this build has no OTLP trace exporter yet: no spans are sent");
+      // Made now: its headers file is a secret that only the starting user may read.
+      auto exporter = make_trace_exporter(*config.telemetry, ioc.get_executor());
+      if (auto* e = std::get_if<std::string>(&exporter)) {
+        spdlog::critical("{}", *e);
+        return 1;
+      }
+      rt.tracer = std::get<0>(std::move(exporter));
+      rt.records->attach_tracing(rt.tracer, std::make_unique<RowBuilder>(config));
     }
     rt.guard_resources.authenticators = std::get<0>(authenticators);
     rt.guard_resources.rate_limits = std::get<0>(backend);
@@ -973,6 +1011,7 @@ int serve(core::Config config, const ServeOptions& options) {
                                                                                     std::chrono::seconds(5)))) {
       spdlog::warn("recorder: the database did not take every record before shutdown; the rest is in the spool");
     }
+    if (rt.tracer) co_await rt.tracer->shutdown(std::chrono::seconds(2));
     if (rt.guard_resources.rate_limits && rt.guard_resources.rate_limits->redis) {
       rt.guard_resources.rate_limits->redis->close();
     }
@@ -1015,6 +1054,7 @@ int serve(core::Config config, const ServeOptions& options) {
             },
             rt.live, admin_ep ? "http://" + endpoint_text(*admin_ep) + "/api/v1/analysis" : std::string());
         rt.supervisor->start();
+        if (rt.tracer) rt.tracer->start();
         rt.ready = true;
         if (ready_out) {
           *ready_out << ready_document(*public_ep, admin_ep) << std::endl;

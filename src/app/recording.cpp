@@ -65,10 +65,13 @@ std::variant<std::unique_ptr<record::Store>, std::string> open_store(const core:
   return std::unique_ptr<record::Store>(std::make_unique<record::PostgresStore>(pg));
 }
 
-InteractionWriter::InteractionWriter(const core::Config& config, std::unique_ptr<record::InteractionRecorder> recorder)
-    : tags_(tag_config(config.tags)), capture_(capture_config(config.store)), recorder_(std::move(recorder)) {}
+RowBuilder::RowBuilder(const core::Config& config)
+    : tags_(tag_config(config.tags)), capture_(capture_config(config.store)) {}
 
-record::Interaction InteractionWriter::to_row(const mcp::InteractionRecord& r) const {
+InteractionWriter::InteractionWriter(const core::Config& config, std::unique_ptr<record::InteractionRecorder> recorder)
+    : rows_(config), recorder_(std::move(recorder)) {}
+
+record::Interaction RowBuilder::to_row(const mcp::InteractionRecord& r) const {
   record::Interaction row;
   row.id = record::make_uuid_v7();
   row.timestamp = r.timestamp;
@@ -90,6 +93,7 @@ record::Interaction InteractionWriter::to_row(const mcp::InteractionRecord& r) c
   if (!r.result.is_null()) record::tag_result(row, r.result, tags_, tag_stats_);
   row.request_bytes = static_cast<std::int64_t>(r.request_bytes);
   row.response_bytes = static_cast<std::int64_t>(r.response_bytes);
+  if (!r.trace_id.empty()) row.trace_id = r.trace_id;
   if (capture_.config().mode != record::CaptureMode::hashed) {
     if (!r.arguments.is_null()) row.input = capture_.capture(r.arguments);
     if (!r.result.is_null()) row.output = capture_.capture(r.result);

@@ -19,18 +19,30 @@ std::string store_url(const core::Config& config);
 // The store named by the configuration (SQLite path resolved against data_dir by default).
 std::variant<std::unique_ptr<record::Store>, std::string> open_store(const core::Config& config);
 
-class InteractionWriter {
+// A record as a knowledge-base row: id, hashes, tags, captured payloads. Also what spans carry.
+class RowBuilder {
  public:
-  InteractionWriter(const core::Config& config, std::unique_ptr<record::InteractionRecorder> recorder);
+  explicit RowBuilder(const core::Config& config);
   record::Interaction to_row(const mcp::InteractionRecord& r) const;
-  void write(const mcp::InteractionRecord& r) { recorder_->submit(to_row(r)); }
-  record::InteractionRecorder& recorder() { return *recorder_; }
   const record::TagStats& tag_stats() const { return tag_stats_; }
 
  private:
   record::TagConfig tags_;
   record::PayloadCapture capture_;
   mutable record::TagStats tag_stats_;
+};
+
+class InteractionWriter {
+ public:
+  InteractionWriter(const core::Config& config, std::unique_ptr<record::InteractionRecorder> recorder);
+  record::Interaction to_row(const mcp::InteractionRecord& r) const { return rows_.to_row(r); }
+  void write(const mcp::InteractionRecord& r) { recorder_->submit(rows_.to_row(r)); }
+  void write_row(record::Interaction row) { recorder_->submit(std::move(row)); }
+  record::InteractionRecorder& recorder() { return *recorder_; }
+  const record::TagStats& tag_stats() const { return rows_.tag_stats(); }
+
+ private:
+  RowBuilder rows_;
   std::unique_ptr<record::InteractionRecorder> recorder_;
 };
 

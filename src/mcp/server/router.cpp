@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "mcp/protocol.hpp"
+#include "mcp/trace_context.hpp"
 #include "upstream/link_factory.hpp"
 
 namespace bastion::mcp {
@@ -36,6 +37,26 @@ void strip_stateless_meta(json::object& request) {
     else ++it;
   }
   if (m.empty()) params->get_object().erase("_meta");
+}
+
+// The client's trace context, from params._meta.traceparent (MCP's carrier for W3C Trace Context).
+std::optional<ParentContext> client_trace_parent(const Message& request) {
+  const auto* params = request.params();
+  const auto* meta = params ? params->if_contains("_meta") : nullptr;
+  if (!meta || !meta->is_object()) return std::nullopt;
+  const auto* tp = meta->get_object().if_contains(kTraceparentKey);
+  if (!tp || !tp->is_string()) return std::nullopt;
+  return parse_traceparent(tp->get_string());
+}
+
+// Bastion's span becomes the upstream's parent (tracestate, if the client sent one, passes as is).
+void pass_trace_upstream(json::object& request, const InteractionRecord& record) {
+  auto& params = request["params"];
+  if (!params.is_object()) params = json::object{};
+  auto& meta = params.get_object()["_meta"];
+  if (!meta.is_object()) meta = json::object{};
+  meta.get_object()[kTraceparentKey] =
+      format_traceparent(SpanContext{record.trace_id, record.span_id, record.parent_span_id, true});
 }
 
 // A 2026-only upstream answering a 2025-era client: drop the fields that era does not know, and
@@ -82,7 +103,8 @@ Router::Router(const core::Config& config,
     : config_(config),
       upstreams_(std::move(upstreams)),
       federation_(config.federation, config.upstreams),
-      records_(std::move(records)) {
+      records_(std::move(records)),
+      tracing_(config.telemetry.has_value()) {
   for (const auto& u : config.upstreams) {
     passthrough_.emplace(u.name, Federation(core::FederationConfig{config.federation.separator,
                                                                    core::FederationConfig::Prefix::never},
@@ -241,6 +263,7 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
     strip_stateless_meta(request.body);
   }
   const bool translate_result = link->stateless_only() && !session->stateless();
+  if (!record.span_id.empty()) pass_trace_upstream(request.body, record);
   auto call = link->start_call(std::move(request.body), session.get(), session->forward_headers);
   if (!call) {
     record.status = "unavailable";
@@ -530,6 +553,12 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
   record.request_bytes = request_bytes;
   record.client = caller->name;
   record.session_id = session->id();
+  if (tracing_) {
+    auto span = start_span(client_trace_parent(request));
+    record.trace_id = std::move(span.trace_id);
+    record.span_id = std::move(span.span_id);
+    record.parent_span_id = std::move(span.parent_span_id);
+  }
   if (record.method == "tools/call" && request.params()) {
     if (auto* a = request.params()->if_contains("arguments")) record.arguments = *a;
     if (auto* n = request.params()->if_contains("name"); n && n->is_string()) record.tool = n->get_string();

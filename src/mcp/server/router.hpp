@@ -63,6 +63,8 @@ struct InteractionRecord {
   json::value result_meta;    // result._meta (tags), may be null
   json::value result;         // the result (or error) sent back, for output hashing and capture
   bool timed_out = false;
+  // Bastion's span for this request when tracing is on (telemetry configured); empty otherwise.
+  std::string trace_id, span_id, parent_span_id;
 };
 
 class RecordSink {
@@ -124,6 +126,7 @@ class Router {
   std::map<std::string, Federation> passthrough_;  // per upstream: its filters, no prefixes
   std::shared_ptr<RecordSink> records_;
   std::shared_ptr<const CallPolicy> policy_;
+  bool tracing_ = false;  // telemetry configured: every request gets a span, passed on upstream
 };
 
 }  // namespace bastion::mcp
