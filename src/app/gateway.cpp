@@ -5,6 +5,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -61,7 +64,36 @@ class RecordingSink final : public mcp::RecordSink {
     tracer_ = std::move(exporter);
     rows_ = std::move(rows);
   }
+  void attach_durability(std::chrono::milliseconds timeout) { durable_timeout_ = timeout; }
+
   void record(mcp::InteractionRecord r) override {
+    if (auto row = observe_and_row(r)) writer_->write_row(std::move(*row));
+  }
+
+  // store.durability: sync — the reply waits (up to durable_timeout) until the row survives a crash.
+  asio::awaitable<void> commit(mcp::InteractionRecord r) override {
+    auto row = observe_and_row(r);
+    if (!row) co_return;
+    if (!durable_timeout_) {
+      writer_->write_row(std::move(*row));
+      co_return;
+    }
+    using Signal = asio::experimental::concurrent_channel<void(boost::system::error_code, bool)>;
+    auto ex = co_await asio::this_coro::executor;
+    auto signal = std::make_shared<Signal>(ex, 1);
+    writer_->write_row(std::move(*row), [signal](bool durable) { signal->try_send(boost::system::error_code{}, durable); });
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(ex, *durable_timeout_);
+    auto outcome = co_await (signal->async_receive(asio::as_tuple(asio::use_awaitable)) ||
+                             timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    const bool durable = outcome.index() == 0 && std::get<1>(std::get<0>(outcome));
+    if (!durable) durability_misses_.fetch_add(1);
+  }
+  std::uint64_t durability_misses() const { return durability_misses_.load(); }
+
+ private:
+  // Metrics, live windows and the span; the row for the store when there is one.
+  std::optional<record::Interaction> observe_and_row(const mcp::InteractionRecord& r) {
     metrics_.count_interaction(r);
     if (live_ && !r.upstream.empty()) {
       observe::CallOutcome outcome;
@@ -75,21 +107,23 @@ class RecordingSink final : public mcp::RecordSink {
       outcome.at = std::chrono::steady_clock::now();
       live_->observe(outcome);
     }
+    spdlog::debug("interaction upstream={} method={} tool={} status={} latency_ms={:.2f}", r.upstream, r.method,
+                  r.tool, r.status, r.latency_ms);
     if (tracer_ && !r.span_id.empty()) {
       // One row for both: the span carries the same tags and hashes the store keeps.
       auto row = writer_ ? writer_->to_row(r) : rows_->to_row(r);
       tracer_->submit(span_of(r, row));
-      if (writer_) writer_->write_row(std::move(row));
-    } else if (writer_) {
-      writer_->write(r);
+      if (writer_) return row;
+      return std::nullopt;
     }
-    spdlog::debug("interaction upstream={} method={} tool={} status={} latency_ms={:.2f}", r.upstream, r.method,
-                  r.tool, r.status, r.latency_ms);
+    if (writer_) return writer_->to_row(r);
+    return std::nullopt;
   }
 
- private:
   GatewayMetrics& metrics_;
   InteractionWriter* writer_ = nullptr;
+  std::optional<std::chrono::milliseconds> durable_timeout_;  // set: store.durability sync
+  std::atomic<std::uint64_t> durability_misses_{0};
   std::shared_ptr<observe::LiveStats> live_;
   std::shared_ptr<record::otlp::OtlpExporter> tracer_;
   std::unique_ptr<RowBuilder> rows_;  // tags for spans when the store is off
@@ -696,6 +730,10 @@ void register_runtime_metrics(Runtime& rt) {
   reg.callback_counter("bastion_alert_failures_total", "Alert webhook deliveries that failed (retried).", [&rt] {
     return rt.supervisor ? double(rt.supervisor->alert_failures()) : 0.0;
   });
+  reg.callback_counter("bastion_recorder_durability_timeouts_total",
+                       "Replies sent before their row was durable (store.durability: sync; timeout or drop).", [&rt] {
+                         return double(rt.records->durability_misses());
+                       });
   reg.callback_counter("bastion_trace_spans_exported_total", "Spans the OTLP collector accepted.", [&rt] {
     return rt.tracer ? double(rt.tracer->stats().exported) : 0.0;
   });
@@ -992,6 +1030,9 @@ int serve(core::Config config, const ServeOptions& options) {
     }
     rt.writer = std::move(std::get<0>(started));
     rt.records->attach(rt.writer.get());
+    if (config.store.durability == core::StoreConfig::Durability::sync) {
+      rt.records->attach_durability(config.store.durable_timeout);
+    }
   }
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);

@@ -38,6 +38,9 @@ class InteractionWriter {
   record::Interaction to_row(const mcp::InteractionRecord& r) const { return rows_.to_row(r); }
   void write(const mcp::InteractionRecord& r) { recorder_->submit(rows_.to_row(r)); }
   void write_row(record::Interaction row) { recorder_->submit(std::move(row)); }
+  void write_row(record::Interaction row, record::InteractionRecorder::DurableCallback on_durable) {
+    recorder_->submit(std::move(row), std::move(on_durable));
+  }
   record::InteractionRecorder& recorder() { return *recorder_; }
   const record::TagStats& tag_stats() const { return rows_.tag_stats(); }
 

@@ -121,6 +121,12 @@ struct StoreConfig {
   std::uint32_t batch = 500;
   std::uint32_t queue = 100'000;          // records held in memory before spilling to the spool
   milliseconds flush_interval{200};
+  // async: rows are queued and written in batches (a crash loses what is still queued).
+  // sync: a reply waits until its row is committed to the store or fsynced to the spool, in
+  // group commits (flush_interval is then at most `group_commit`).
+  enum class Durability { async, sync } durability = Durability::async;
+  milliseconds group_commit{2};
+  milliseconds durable_timeout{5'000};  // longest a reply waits for its row
   bool enabled = true;
 };
 

@@ -266,7 +266,8 @@ void read_store(Reader& r, const YAML::Node& node, StoreConfig& s) {
   }
   if (!r.expect_map(node, "store",
                     {"url", "password_file", "capture", "redact_paths", "max_payload_bytes", "spool_dir",
-                     "spool_max_bytes", "batch", "queue", "flush_interval"})) {
+                     "spool_max_bytes", "batch", "queue", "flush_interval", "durability", "group_commit",
+                     "durable_timeout"})) {
     return;
   }
   if (node["url"]) {
@@ -278,6 +279,15 @@ void read_store(Reader& r, const YAML::Node& node, StoreConfig& s) {
     }
   }
   if (node["password_file"]) read_optional_path(r, node["password_file"], "store.password_file", s.password_file);
+  if (node["durability"]) {
+    std::string d;
+    r.read(node["durability"], "store.durability", d);
+    if (d == "async") s.durability = StoreConfig::Durability::async;
+    else if (d == "sync") s.durability = StoreConfig::Durability::sync;
+    else r.error(node["durability"], "store.durability: expected async or sync, got '" + d + "'");
+  }
+  if (node["group_commit"]) r.read_duration(node["group_commit"], "store.group_commit", s.group_commit);
+  if (node["durable_timeout"]) r.read_duration(node["durable_timeout"], "store.durable_timeout", s.durable_timeout);
   if (node["capture"]) {
     std::string mode;
     r.read(node["capture"], "store.capture", mode);

@@ -74,6 +74,27 @@ std::uint64_t approx_bytes(const Interaction& r) {
 
 }  // namespace
 
+bool InteractionRecorder::submit(Interaction record, DurableCallback on_durable) {
+  const std::string id = record.id;
+  {
+    std::lock_guard lock(waiters_mu_);
+    waiters_[id] = std::move(on_durable);
+    waiter_count_.store(waiters_.size());
+  }
+  if (submit(std::move(record))) return true;
+  DurableCallback callback;
+  {
+    std::lock_guard lock(waiters_mu_);
+    if (auto it = waiters_.find(id); it != waiters_.end()) {
+      callback = std::move(it->second);
+      waiters_.erase(it);
+    }
+    waiter_count_.store(waiters_.size());
+  }
+  if (callback) callback(false);
+  return false;
+}
+
 bool InteractionRecorder::submit(Interaction record) {
   const std::uint64_t cost = approx_bytes(record);
   const std::uint64_t half_bytes = config_.queue_max_bytes / 2;
@@ -119,9 +140,18 @@ void InteractionRecorder::set_error(std::string error) {
   last_error_ = std::move(error);
 }
 
-void InteractionRecorder::resolved(std::size_t n) {
-  in_flight_.fetch_sub(n);
+void InteractionRecorder::resolved(const std::vector<Interaction>& batch, bool durable) {
+  in_flight_.fetch_sub(batch.size());
   state_cv_.notify_all();
+  if (waiter_count_.load() == 0) return;
+  std::lock_guard lock(waiters_mu_);
+  for (const auto& r : batch) {
+    if (auto it = waiters_.find(r.id); it != waiters_.end()) {
+      it->second(durable);
+      waiters_.erase(it);
+    }
+  }
+  waiter_count_.store(waiters_.size());
 }
 
 void InteractionRecorder::mark_store_down(const std::string& error) {
@@ -152,7 +182,7 @@ void InteractionRecorder::spool_batch(std::vector<Interaction>& batch) {
     count_drop(batch.size(), r.message);
   }
   spool_bytes_ = spool_.bytes();
-  resolved(batch.size());
+  resolved(batch, r.ok());
   batch.clear();
 }
 
@@ -237,7 +267,7 @@ void InteractionRecorder::store_loop() {
       if (!ok) {
         spool_batch(batch);  // the store refused it: keep it on disk and retry later
       } else {
-        resolved(batch.size());
+        resolved(batch, true);
       }
       direct_busy_ = false;
       state_cv_.notify_all();

@@ -32,7 +32,9 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <functional>
 #include <mutex>
+#include <unordered_map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,6 +89,11 @@ class InteractionRecorder {
 
   // Never blocks. false when the record was dropped (queue full, or stopping) — counted.
   bool submit(Interaction record);
+  // The same, and `on_durable(true)` once the row is committed to the store or fsynced to the
+  // spool (it survives a crash of this process), `on_durable(false)` if it was dropped. Called
+  // from the recorder's threads (or from here when dropped at once): it must be quick.
+  using DurableCallback = std::function<void(bool durable)>;
+  bool submit(Interaction record, DurableCallback on_durable);
 
   // Waits until every record submitted before the call is in the store or the spool (or was
   // dropped). false on timeout.
@@ -111,7 +118,7 @@ class InteractionRecorder {
   void set_error(std::string error);
   void mark_store_down(const std::string& error);  // state_mu_ held
   void mark_store_up();                            // state_mu_ held
-  void resolved(std::size_t n);                    // state_mu_ held
+  void resolved(const std::vector<Interaction>& batch, bool durable);  // state_mu_ held
   void count_drop(std::size_t n, std::string_view why);
 
   std::unique_ptr<Store> store_;
@@ -140,6 +147,10 @@ class InteractionRecorder {
   std::atomic<bool> store_up_{false};
   std::atomic<bool> spool_failing_{false};
   std::atomic<std::uint64_t> in_flight_{0};  // submitted, not yet written, spooled or dropped
+  // Callers waiting for their row to be durable, by row id.
+  std::mutex waiters_mu_;
+  std::unordered_map<std::string, DurableCallback> waiters_;
+  std::atomic<std::size_t> waiter_count_{0};
   std::atomic<std::uint64_t> queue_depth_{0};
   std::atomic<std::uint64_t> queue_bytes_{0};  // written under queue_mu_
   std::atomic<std::uint64_t> written_total_{0};

@@ -434,5 +434,34 @@ TEST(Recorder, StartRequiresASpool) {
   EXPECT_FALSE(rec.start().ok);
 }
 
+TEST(Recorder, DurableCallbacksFireOnceTheRowIsInTheStoreOrTheSpool) {
+  Fixture f;
+  FlakyStore* flaky = nullptr;
+  auto c = f.config();
+  c.flush_interval = 2ms;  // the group-commit window of store.durability: sync
+  auto rec = f.make(flaky, c);
+  ASSERT_TRUE(rec->start().ok);
+  std::atomic<int> durable{0}, lost{0};
+  auto count = [&](bool ok) { (ok ? durable : lost).fetch_add(1); };
+  auto all = records(0, 300);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(rec->submit(all[i], count));
+  ASSERT_TRUE(rec->drain(10s));
+  EXPECT_EQ(durable.load(), 100);
+  // Every acknowledged row is in the database at that moment.
+  EXPECT_EQ(f.rows().size(), 100u);
+  flaky->down = true;  // spooled (fsynced) counts as durable too
+  for (int i = 100; i < 200; ++i) ASSERT_TRUE(rec->submit(all[i], count));
+  ASSERT_TRUE(rec->drain(10s));
+  EXPECT_EQ(durable.load(), 200);
+  EXPECT_EQ(rec->stats().spooled_total, 100u);
+  flaky->down = false;
+  ASSERT_TRUE(rec->flush(10s));
+  EXPECT_TRUE(rec->stop(5s));
+  // After stop nothing is accepted: the callback says so at once.
+  EXPECT_FALSE(rec->submit(all[250], count));
+  EXPECT_EQ(lost.load(), 1);
+  EXPECT_EQ(durable.load(), 200);
+}
+
 }  // namespace
 }  // namespace bastion::record

@@ -293,6 +293,47 @@ test('300 calls from 8 clients, then SIGTERM: every acknowledged call is a row',
   assert.equal(distinct, total, 'one row per call, none twice');
 });
 
+test('SIGKILL under load with store.durability sync: after restart every acknowledged call is a row', async () => {
+  const dir = scratch('kill');
+  const dataDir = join(dir, 'data');
+  const db = join(dataDir, 'interactions.db');
+  const config = { upstreams: { demo: demoAgent() }, data_dir: dataDir, store: { durability: 'sync', batch: 200 } };
+  const b = await startBastion(config);
+  const acknowledged = new Set();
+  let next = 0;
+  let killed = false;
+  const worker = async () => {
+    while (!killed) {
+      const n = next++;
+      try {
+        const r = await post(`${b.base}/mcp/demo`, stateless('tools/call', { name: 'echo', arguments: { message: `kill ${n}` } }),
+          statelessHeaders('tools/call', 'echo'));
+        if (r.status === 200 && r.json?.result?.content?.[0]?.text === `kill ${n}`) acknowledged.add(n);
+      } catch { /* the process is gone: not acknowledged */ }
+    }
+  };
+  const workers = Array.from({ length: 8 }, worker);
+  const deadline = Date.now() + 30000;
+  while (acknowledged.size < 400 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  b.proc.kill('SIGKILL');  // mid-load: calls are in flight, rows are in the recorder's hands
+  killed = true;
+  await Promise.all(workers);
+  await b.stop('SIGKILL');
+  assert.ok(acknowledged.size >= 400, `only ${acknowledged.size} calls before the deadline`);
+  // The same data directory: the spool left by the kill is replayed at start, SIGTERM flushes.
+  const again = await startBastion(config);
+  const replayed = await metrics(again.admin);
+  assert.equal(await again.stop(), 0);
+  const rows = new Set(sql(db, "SELECT input_hash FROM mcp_interactions WHERE method = 'tools/call' AND status = 'ok'")
+    .map((r) => r.input_hash));
+  const missing = [...acknowledged].filter((n) => !rows.has(sha256(canonical({ message: `kill ${n}` }))));
+  console.log(`# SIGKILL: ${acknowledged.size} acknowledged of ${next} sent, ${rows.size} rows after restart ` +
+    `(${rows.size - acknowledged.size} more: written, reply lost in the kill); written after restart ` +
+    `${replayed.bastion_recorder_written_total ?? 0}; missing ${missing.length}`);
+  assert.deepEqual(missing, [], 'acknowledged calls missing after SIGKILL');
+  assert.ok(rows.size <= next, 'no row for a call that was never sent');
+});
+
 // A tiny stdio MCP server (test fixture) whose `judge` tool answers the same question differently
 // each time, with and without a contradiction: the demo agent derives everything from its input,
 // so it can never produce both kinds of reply for one (tool, input).

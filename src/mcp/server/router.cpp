@@ -625,6 +625,7 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
   if (policy_ && !denial && record.method == "tools/list") {
     filter_visible_tools(response, *this, *policy_, session->route(), *caller);
   }
+  std::optional<std::string> reply;
   if (!response.empty()) {
     if (auto* result = response.if_contains("result"); result && result->is_object()) {
       auto& r = result->get_object();
@@ -667,17 +668,18 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
       if (auto* c = err->get_object().if_contains("code"); c && c->is_int64()) record.error_code = static_cast<int>(c->get_int64());
       if (auto* m = err->get_object().if_contains("message"); m && m->is_string()) record.error_message = m->get_string();
     }
-    auto text = json::serialize(response);
-    record.response_bytes = text.size();
+    reply = json::serialize(response);
+    record.response_bytes = reply->size();
     if (auto* result = response.if_contains("result")) record.result = *result;
     else if (auto* error = response.if_contains("error")) record.result = *error;
-    stream->append(std::move(text));
   }
   record.timed_out = record.status == "timeout";
+  record.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  // The record first: with durable recording the client hears back only once its row is safe.
+  if (records_) co_await records_->commit(std::move(record));
+  if (reply) stream->append(std::move(*reply));
   stream->end();
   session->forget_finished_streams();
-  record.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  if (records_) records_->record(std::move(record));
 }
 
 void Router::handle_notification(const std::shared_ptr<ClientSession>& session, const Message& message) {

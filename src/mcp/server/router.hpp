@@ -71,6 +71,12 @@ class RecordSink {
  public:
   virtual ~RecordSink() = default;
   virtual void record(InteractionRecord record) = 0;
+  // For requests answered by an upstream: the reply is held until this returns, so a sink that
+  // promises durability (store.durability: sync) can make the row survive a crash first.
+  virtual boost::asio::awaitable<void> commit(InteractionRecord record) {
+    this->record(std::move(record));
+    co_return;
+  }
 };
 
 class Router {
