@@ -31,6 +31,13 @@ SCENARIO_TABLE=(
   # same pass-through path with all three off: the baseline is bastion-http, not direct.
   "bastion-secure-2026|bastion-secure|/mcp/echo|2026|echo|bastion-http-2026"
   "bastion-secure-2025|bastion-secure|/mcp/echo|2025|echo|bastion-http-2025"
+  # The knowledge base: the same pass-through with recording off, to SQLite (the default;
+  # async, and durability sync) and to PostgreSQL (needs BASTION_TEST_PG_URL, e.g. run under
+  # tests/services/postgres.sh), each compared with recording off.
+  "record-off-2026|bastion-nostore|/mcp/echo|2026|echo|"
+  "record-sqlite-2026|bastion-http|/mcp/echo|2026|echo|record-off-2026"
+  "record-sqlite-sync-2026|bastion-sqlite-sync|/mcp/echo|2026|echo|record-off-2026"
+  "record-pg-2026|bastion-pg|/mcp/echo|2026|echo|record-off-2026"
 )
 DEFAULT_SCENARIOS="direct-2026,bastion-http-2026,direct-2025,bastion-http-2025,bastion-stdio-2026"
 
@@ -380,6 +387,24 @@ ensure_server() {  # server -> 0 when running
       bastion-secure)
         ensure_server echo || { SERVER_ERR[$s]="needs the echo server: ${SERVER_ERR[echo]}"; return 1; }
         start_bastion_secure || true ;;
+      bastion-nostore|bastion-sqlite-sync|bastion-pg)
+        ensure_server echo || { SERVER_ERR[$s]="needs the echo server: ${SERVER_ERR[echo]}"; return 1; }
+        local store
+        case $s in
+          bastion-nostore) store="store: off" ;;
+          bastion-sqlite-sync) store="store: {durability: sync}" ;;
+          bastion-pg)
+            if [ -z "${BASTION_TEST_PG_URL:-}" ]; then
+              SERVER_ERR[$s]="no PostgreSQL: run under tests/services/postgres.sh (sets BASTION_TEST_PG_URL)"
+              store=""
+            else
+              # Run as root, Bastion reads the password as nobody, after dropping privileges.
+              install -m 400 "$BASTION_TEST_PG_PASSWORD_FILE" "$tmp/pg-password"
+              if [ "$(id -u)" = 0 ]; then chown nobody "$tmp/pg-password"; fi
+              store="store: {url: \"$BASTION_TEST_PG_URL\", password_file: \"$tmp/pg-password\"}"
+            fi ;;
+        esac
+        [ -n "$store" ] && { start_bastion "$s" "echo: {url: \"${SERVER_URL[echo]}/mcp\"}" '{address: "127.0.0.1:0"}' '[]' "$store" || true; } ;;
       bastion-stdio)
         if [ -z "$demo_bin" ] || [ ! -x "$demo_bin" ]; then
           SERVER_ERR[$s]="bastion-demo-agent not found (build it or pass --demo-agent)"
