@@ -92,20 +92,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bastion-loadtest.XXXXXX")
 chmod 755 "$work"  # started as root, Bastion drops to nobody and must reach its data dir here
 bastion_pid=""
 artillery_pid=""
-stop_pid() {  # PID SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL; returns the exit status
-  local pid=$1 i rc=0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < $2 * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "loadtest: pid $pid still running after ${2}s; SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || rc=$?
-  return "$rc"
-}
+STOP_PID_LABEL=loadtest
+# shellcheck source=/dev/null
+. "$root/scripts/lib/stop_pid.sh"
 cleanup() {
   local rc=$?
   trap - EXIT
