@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole suite: install what is missing (Debian packages, the pinned npm test peers), build,
-# then run unit, integration and conformance tests, and the unit and integration tests again
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# then run unit, integration and conformance tests, every fuzz target for a bounded time, and the
+# unit and integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 #   test.sh            everything
 #   test.sh --quick    the dev build only (no sanitizer pass)
 set -eu
@@ -35,6 +35,11 @@ cmake --preset dev >/dev/null
 cmake --build --preset dev
 step "dev tests (unit, integration, conformance)"
 ctest --preset dev
+
+step "fuzz: every libFuzzer target for a bounded time (clang, ASan + UBSan)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+ctest --preset fuzz
 
 if [ "$quick" = 0 ]; then
   step "asan-ubsan build"

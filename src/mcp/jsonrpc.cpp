@@ -1,5 +1,7 @@
 #include "mcp/jsonrpc.hpp"
 
+#include <cmath>
+
 namespace bastion::mcp {
 
 std::string_view Message::method() const {
@@ -22,8 +24,9 @@ bool valid_id(const json::value& id) {
   if (id.is_int64() || id.is_uint64()) return true;
   // Integral doubles (1.0) are integers in JSON terms; fractions are not valid MCP ids.
   if (id.is_double()) {
-    double d = id.get_double();
-    return d == static_cast<double>(static_cast<long long>(d));
+    // Checked before any conversion: casting 1e109 to an integer is undefined behaviour.
+    const double d = id.get_double();
+    return std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.2e18;
   }
   return false;
 }

@@ -83,3 +83,15 @@ TEST(Protocol, EraMarkersAndNames) {
   EXPECT_EQ(negotiate_stateful_version("2026-07-28"), "2025-11-25");
   EXPECT_EQ(negotiate_stateful_version("1999-01-01"), "2025-11-25");
 }
+
+// Found by fuzz_jsonrpc: a huge numeric id was cast to an integer (undefined behaviour).
+TEST(JsonRpc, HugeOrFractionalNumericIdsAreInvalidWithoutUndefinedBehaviour) {
+  for (const char* id : {"1e109", "-1e300", "22222222222222222222222222222", "1.5", "9.3e18"}) {
+    auto r = parse_body(std::string(R"({"jsonrpc":"2.0","id":)") + id + R"(,"method":"ping"})", {});
+    EXPECT_FALSE(r.body) << id;
+    ASSERT_TRUE(r.failure) << id;
+    EXPECT_EQ(r.failure->code, code::invalid_request) << id;
+  }
+  auto ok = parse_body(R"({"jsonrpc":"2.0","id":3.0,"method":"ping"})", {});
+  EXPECT_TRUE(ok.body);
+}
