@@ -195,13 +195,15 @@ asio::awaitable<std::shared_ptr<Link>> Upstream::start_replica(std::shared_ptr<S
                                      "(shared upstream with several calls in flight)"));
         }
       },
-      [weak, slot, weak_link](const std::string&) {
+      // Weak references only: the slot owns this link, which owns these callbacks.
+      [weak, weak_slot = std::weak_ptr<Slot>(slot), weak_link](const std::string&) {
         if (auto self = weak.lock()) {
-          asio::post(self->ex_, [slot, weak_link] {
+          asio::post(self->ex_, [weak_slot, weak_link] {
             auto closed = weak_link.lock();
-            if (closed && slot->link == closed) {
-              slot->exited = true;
-              signal(*slot);
+            auto live = weak_slot.lock();
+            if (closed && live && live->link == closed) {
+              live->exited = true;
+              signal(*live);
             }
           });
         }
