@@ -110,10 +110,9 @@ std::variant<std::unique_ptr<InteractionWriter>, std::string> start_recording(co
   rc.queue_capacity = config.store.queue;
   rc.batch = config.store.batch;
   rc.flush_interval = config.store.flush_interval;
-  // Replies wait for their rows: batches close after a short group-commit window.
-  if (config.store.durability == core::StoreConfig::Durability::sync) {
-    rc.flush_interval = std::min(rc.flush_interval, config.store.group_commit);
-  }
+  // Replies wait for their rows: a batch is what queued while the last one was committed, plus
+  // at most the group_commit window.
+  if (config.store.durability == core::StoreConfig::Durability::sync) rc.fill_wait = config.store.group_commit;
   rc.spool.dir = config.store.spool_dir.empty() ? config.data_dir + "/spool" : config.store.spool_dir;
   rc.spool.max_bytes = config.store.spool_max_bytes;
   // A database back from an outage is noticed within seconds, so the spool drains promptly.

@@ -123,9 +123,9 @@ struct StoreConfig {
   milliseconds flush_interval{200};
   // async: rows are queued and written in batches (a crash loses what is still queued).
   // sync: a reply waits until its row is committed to the store or fsynced to the spool, in
-  // group commits (flush_interval is then at most `group_commit`).
+  // group commits: a batch is what queued during the previous commit, plus `group_commit`.
   enum class Durability { async, sync } durability = Durability::async;
-  milliseconds group_commit{2};
+  milliseconds group_commit{0};
   milliseconds durable_timeout{5'000};  // longest a reply waits for its row
   bool enabled = true;
 };

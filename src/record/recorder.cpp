@@ -216,7 +216,7 @@ void InteractionRecorder::intake_loop() {
       std::unique_lock q(queue_mu_);
       queue_cv_.wait(q, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) break;  // stopping and nothing left
-      const auto fill_deadline = SteadyClock::now() + config_.flush_interval;
+      const auto fill_deadline = SteadyClock::now() + config_.fill_wait.value_or(config_.flush_interval);
       queue_cv_.wait_until(q, fill_deadline, [&] {
         return queue_.size() >= config_.batch || stopping_ ||
                queue_bytes_.load() >= high_water_bytes;

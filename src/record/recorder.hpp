@@ -34,6 +34,7 @@
 #include <memory>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <string>
 #include <thread>
@@ -49,6 +50,10 @@ struct RecorderConfig {
   std::uint64_t queue_max_bytes = 256 << 20;  // and their approximate size (payloads included)
   std::size_t batch = 500;
   std::chrono::milliseconds flush_interval{200};  // max wait to fill a batch
+  // When set, the wait to fill a batch (flush_interval then only bounds the wait for a busy store
+  // thread). Durable mode uses 0: a batch is whatever queued while the last commit ran, the
+  // classic group commit, so a lone caller does not wait for company.
+  std::optional<std::chrono::milliseconds> fill_wait;
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{30'000};
   SpoolConfig spool;  // spool.dir is required

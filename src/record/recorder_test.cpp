@@ -438,7 +438,7 @@ TEST(Recorder, DurableCallbacksFireOnceTheRowIsInTheStoreOrTheSpool) {
   Fixture f;
   FlakyStore* flaky = nullptr;
   auto c = f.config();
-  c.flush_interval = 2ms;  // the group-commit window of store.durability: sync
+  c.fill_wait = std::chrono::milliseconds(0);  // store.durability: sync
   auto rec = f.make(flaky, c);
   ASSERT_TRUE(rec->start().ok);
   std::atomic<int> durable{0}, lost{0};
