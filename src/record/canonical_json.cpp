@@ -146,16 +146,29 @@ void write_value(std::string& out, const json::value& v) {
     }
     case json::kind::object: {
       const auto& obj = v.get_object();
-      std::vector<std::pair<std::u16string, const json::key_value_pair*>> members;
+      std::vector<const json::key_value_pair*> members;
       members.reserve(obj.size());
-      for (const auto& kv : obj) members.emplace_back(utf16_units(kv.key()), &kv);
-      std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) {
-        if (a.first != b.first) return a.first < b.first;
-        return a.second->key() < b.second->key();  // malformed names: stable, byte-wise
-      });
+      bool ascii = true;
+      for (const auto& kv : obj) {
+        members.push_back(&kv);
+        for (char c : kv.key()) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+      }
+      if (ascii) {
+        // ASCII names (nearly all): UTF-16 code-unit order is byte order.
+        std::sort(members.begin(), members.end(), [](const auto* a, const auto* b) { return a->key() < b->key(); });
+      } else {
+        std::vector<std::pair<std::u16string, const json::key_value_pair*>> keyed;
+        keyed.reserve(members.size());
+        for (const auto* kv : members) keyed.emplace_back(utf16_units(kv->key()), kv);
+        std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+          if (a.first != b.first) return a.first < b.first;
+          return a.second->key() < b.second->key();  // malformed names: stable, byte-wise
+        });
+        for (std::size_t i = 0; i < keyed.size(); ++i) members[i] = keyed[i].second;
+      }
       out.push_back('{');
       bool first = true;
-      for (const auto& [units, kv] : members) {
+      for (const auto* kv : members) {
         if (!first) out.push_back(',');
         first = false;
         write_string(out, kv->key());
@@ -307,14 +320,35 @@ std::string es_number(double value) {
 
 std::string canonical_json(const json::value& value) {
   std::string out;
+  out.reserve(256);
   write_value(out, value);
   return out;
 }
 
+namespace {
+
+// EVP_Digest with EVP_sha256() looks the algorithm up in the provider store and allocates a
+// context on every call, which costs more than hashing a small document: fetch once, and keep
+// one context per thread.
+struct Sha256 {
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  ~Sha256() { EVP_MD_free(md); }
+};
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
 std::string sha256_hex(std::string_view data) {
+  static const Sha256 sha256;
+  static thread_local DigestContext context;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+  if (!sha256.md || !context.ctx || EVP_DigestInit_ex2(context.ctx, sha256.md, nullptr) != 1 ||
+      EVP_DigestUpdate(context.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context.ctx, md, &len) != 1) {
     return {};  // only on OpenSSL misconfiguration; an empty hash never matches a real one
   }
   static constexpr char hex[] = "0123456789abcdef";

@@ -65,8 +65,10 @@ struct Statement {
   ~Statement() { sqlite3_finalize(stmt); }
 };
 
+// SQLITE_STATIC: the caller keeps every bound string alive until the statement has stepped, so
+// SQLite need not copy each one.
 void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text64(s, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  sqlite3_bind_text64(s, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
 void bind_opt(sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
   if (v)
@@ -199,8 +201,9 @@ StoreResult SqliteStore::open() {
                               "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                               -1, &ins.stmt, nullptr) == SQLITE_OK;
       if (ok) {
+        const std::string applied_at = format_timestamp(Clock::now());
         sqlite3_bind_int64(ins.stmt, 1, m.version);
-        bind_text(ins.stmt, 2, format_timestamp(Clock::now()));
+        bind_text(ins.stmt, 2, applied_at);
         ok = sqlite3_step(ins.stmt) == SQLITE_DONE;
       }
     }
@@ -232,10 +235,10 @@ StoreResult SqliteStore::write(std::span<const Interaction> batch) {
     return fail("begin");
   for (const auto& r : batch) {
     sqlite3_stmt* s = insert_;
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    sqlite3_reset(s);  // every parameter is bound below, so no clear_bindings
+    const std::string timestamp = format_timestamp(r.timestamp);  // outlives the step (bound static)
     bind_text(s, 1, r.id);
-    bind_text(s, 2, format_timestamp(r.timestamp));
+    bind_text(s, 2, timestamp);
     bind_text(s, 3, r.agent_type);
     bind_opt(s, 4, r.tool);
     bind_text(s, 5, r.method);

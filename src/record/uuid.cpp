@@ -19,11 +19,21 @@ void random_bytes(unsigned char* out, int n) {
   for (int i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(rd());
 }
 
+// One RAND_bytes call per 32-64 ids instead of one or two per id: each call costs about as much as
+// the rest of the id (provider lookup and locking in OpenSSL 3). Per thread, so lock-free.
 std::uint64_t random_u64() {
-  std::array<unsigned char, 8> b{};
-  random_bytes(b.data(), static_cast<int>(b.size()));
+  struct Pool {
+    std::array<unsigned char, 512> bytes{};
+    std::size_t used = 512;
+  };
+  static thread_local Pool pool;
+  if (pool.used + 8 > pool.bytes.size()) {
+    random_bytes(pool.bytes.data(), static_cast<int>(pool.bytes.size()));
+    pool.used = 0;
+  }
   std::uint64_t v = 0;
-  for (auto c : b) v = (v << 8) | c;
+  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | pool.bytes[pool.used + i];
+  pool.used += 8;
   return v;
 }
 

@@ -345,6 +345,10 @@ struct HttpResponse::Impl {
   std::chrono::milliseconds io_timeout{};
   std::optional<Clock::time_point> deadline;
   bool done = false;
+  // Where bodies of unknown length (chunked, SSE) are read: allocated once per response and not
+  // zero-filled, since each read only hands back the bytes it got.
+  std::unique_ptr<char[]> scratch;
+  std::size_t scratch_size = 0;
 
   void arm() { conn->tcp().expires_at(expiry(io_timeout, deadline)); }
   void fail() { conn.reset(); }  // a half-read connection is never reused
@@ -405,34 +409,45 @@ asio::awaitable<boost::system::result<std::string>> HttpResponse::read_some(std:
   if (im.done) co_return std::string{};
   if (!im.conn) co_return make_error_code(HttpClientErrc::connection_closed);
   auto cs = co_await asio::this_coro::cancellation_state;
-  std::string out(std::max<std::size_t>(max_chunk, 1), '\0');
+  max_chunk = std::max<std::size_t>(max_chunk, 1);
+  // A known length (the usual JSON reply) is read straight into a string of that size.
+  const auto remaining = im.parser->content_length_remaining();
+  const bool exact = remaining && *remaining <= max_chunk;
+  if (!exact && im.scratch_size < max_chunk) {
+    im.scratch = std::make_unique_for_overwrite<char[]>(max_chunk);
+    im.scratch_size = max_chunk;
+  }
+  std::string out;
+  if (exact) out.resize(std::max<std::uint64_t>(*remaining, 1));
+  char* const into = exact ? out.data() : im.scratch.get();
+  const std::size_t room = exact ? out.size() : max_chunk;
   for (int pass = 0; pass < kMaxEmptyReads; ++pass) {
     if (cancelled(cs)) {
       im.fail();
       co_return aborted();
     }
     auto& body = im.parser->get().body();
-    body.data = out.data();
-    body.size = out.size();
+    body.data = into;
+    body.size = room;
     im.arm();
     auto [ec, consumed] =
         im.conn->tls
             ? co_await http::async_read_some(*im.conn->tls, im.conn->buffer, *im.parser, kTok)
             : co_await http::async_read_some(*im.conn->plain, im.conn->buffer, *im.parser, kTok);
     if (ec == http::error::need_buffer) ec = {};
-    const auto got = out.size() - im.parser->get().body().size;
+    const auto got = room - im.parser->get().body().size;
     im.parser->get().body().data = nullptr;
     if (ec) {
       im.fail();
       co_return map_error(ec);
     }
-    if (im.parser->is_done()) {
-      out.resize(got);
-      im.finish();
-      co_return std::move(out);
-    }
-    if (got > 0) {
-      out.resize(got);
+    if (got > 0 || im.parser->is_done()) {
+      if (exact) {
+        out.resize(got);
+      } else {
+        out.assign(into, got);
+      }
+      if (im.parser->is_done()) im.finish();
       co_return std::move(out);
     }
   }
