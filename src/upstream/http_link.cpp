@@ -42,7 +42,7 @@ asio::awaitable<void> HttpLink::close() {
   co_await client_->close();
 }
 
-bool HttpLink::transmit(const json::object& message, const ForwardHeaders& forward) {
+bool HttpLink::transmit(json::object message, const ForwardHeaders& forward) {
   if (!up()) return false;
   // Headers the transport needs: the negotiated version for 2025-era sessions, or the 2026-07-28
   // request metadata headers for stateless requests.
@@ -52,18 +52,17 @@ bool HttpLink::transmit(const json::object& message, const ForwardHeaders& forwa
     headers.emplace_back("MCP-Protocol-Version", std::string(*stateless));
     if (method && method->is_string()) headers.emplace_back("Mcp-Method", std::string(method->get_string()));
     if (auto name = mcp::target_name(message)) headers.emplace_back("Mcp-Name", std::string(*name));
-  } else if (auto info = server_info()) {
-    if (auto* v = info->if_contains("protocolVersion"); v && v->is_string()) {
-      headers.emplace_back("MCP-Protocol-Version", std::string(v->get_string()));
-    }
+  } else if (auto version = negotiated_version()) {
+    headers.emplace_back("MCP-Protocol-Version", std::move(*version));
   }
   for (const auto& h : forward) headers.push_back(h);
   const bool is_request = method && message.contains("id");
   json::value id = is_request ? message.at("id") : json::value(nullptr);
   const bool is_initialized = method && method->is_string() && method->get_string() == "notifications/initialized";
   auto self = std::static_pointer_cast<HttpLink>(shared_from_this());
-  asio::co_spawn(executor(), [self, message, headers = std::move(headers), id, is_request, is_initialized]() -> asio::awaitable<void> {
-    auto outcome = co_await self->client_->send_detailed(message, headers);
+  asio::co_spawn(executor(), [self, message = json::value(std::move(message)), headers = std::move(headers), id,
+                               is_request, is_initialized]() mutable -> asio::awaitable<void> {
+    auto outcome = co_await self->client_->send_detailed(std::move(message), std::move(headers));
     if (outcome.ec) {
       spdlog::warn("[upstream {}] HTTP send failed: {} (status {})", self->upstream_name(), outcome.ec.message(),
                    outcome.http_status);

@@ -15,7 +15,7 @@ class HttpLink final : public Link {
   boost::asio::awaitable<void> close();
 
  protected:
-  bool transmit(const json::object& message, const ForwardHeaders& forward) override;
+  bool transmit(json::object message, const ForwardHeaders& forward) override;
 
  private:
   std::shared_ptr<std::weak_ptr<Link>> target_ = std::make_shared<std::weak_ptr<Link>>();

@@ -92,6 +92,19 @@ std::optional<json::object> Link::discover_result() const {
   return discover_;
 }
 
+bool Link::has_discover_result() const {
+  std::lock_guard lock(mutex_);
+  return discover_.has_value();
+}
+
+std::optional<std::string> Link::negotiated_version() const {
+  std::lock_guard lock(mutex_);
+  if (!server_info_) return std::nullopt;
+  const auto* v = server_info_->if_contains("protocolVersion");
+  if (!v || !v->is_string()) return std::nullopt;
+  return std::string(v->get_string());
+}
+
 void Link::set_discover_result(json::object result) {
   std::lock_guard lock(mutex_);
   discover_ = std::move(result);
@@ -122,7 +135,7 @@ std::shared_ptr<Call> Link::start_call(json::object request, const void* owner,
   }
   request["id"] = call->upstream_id;
   if (stateless_only_) add_stateless_meta(request, json::object{}, json::object{{"name", "bastion"}, {"version", "0.1.0"}});
-  if (!transmit(request, headers)) {
+  if (!transmit(std::move(request), headers)) {
     finish_call(call);
     return nullptr;
   }

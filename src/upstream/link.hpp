@@ -71,6 +71,9 @@ class Link : public std::enable_shared_from_this<Link> {
   void set_server_info(json::object info);
   // The server/discover result when the upstream also speaks the stateless 2026-07-28 era.
   std::optional<json::object> discover_result() const;
+  bool has_discover_result() const;
+  // protocolVersion from the initialize result, without copying the whole result (per call).
+  std::optional<std::string> negotiated_version() const;
   void set_discover_result(json::object result);
   // The upstream has no initialize (2026-07-28 only): every request must carry the stateless
   // _meta; start_call adds Bastion's own when the caller did not.
@@ -79,7 +82,8 @@ class Link : public std::enable_shared_from_this<Link> {
   boost::asio::any_io_executor executor() const { return ex_; }
 
  protected:
-  virtual bool transmit(const json::object& message, const ForwardHeaders& headers = {}) = 0;
+  // Takes the message by value: the HTTP transport sends it later, from its own coroutine.
+  virtual bool transmit(json::object message, const ForwardHeaders& headers = {}) = 0;
   // Transport entry point for every message received from the upstream.
   void deliver(json::object message);
   // The transport died: fail every call in flight with a JSON-RPC error and report closure.

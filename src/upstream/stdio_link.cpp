@@ -59,7 +59,7 @@ boost::asio::awaitable<void> StdioLink::stop() {
 
 pid_t StdioLink::pid() const { return process_->pid(); }
 
-bool StdioLink::transmit(const json::object& message, const ForwardHeaders&) {
+bool StdioLink::transmit(json::object message, const ForwardHeaders&) {
   return process_->send(json::serialize(message));
 }
 

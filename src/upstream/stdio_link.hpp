@@ -21,7 +21,7 @@ class StdioLink final : public Link {
   std::uint64_t dropped_lines() const { return dropped_lines_; }
 
  protected:
-  bool transmit(const json::object& message, const ForwardHeaders& headers) override;
+  bool transmit(json::object message, const ForwardHeaders& headers) override;
 
  private:
   std::shared_ptr<stdio::StdioProcess> process_;

@@ -259,7 +259,7 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
     if (auto level = session->log_level(); !level.empty()) {
       request.body["params"].get_object()["_meta"].get_object()["io.modelcontextprotocol/logLevel"] = level;
     }
-  } else if (!link->discover_result()) {
+  } else if (!link->has_discover_result()) {
     strip_stateless_meta(request.body);
   }
   const bool translate_result = link->stateless_only() && !session->stateless();
