@@ -1,5 +1,9 @@
 #include "net/client/http_client.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -235,14 +239,11 @@ struct PooledConnection {
   bool looks_idle() {
     auto& socket = tcp().socket();
     if (!socket.is_open() || buffer.size() != 0) return false;
-    error_code ec;
-    socket.non_blocking(true, ec);
-    if (ec) return false;
+    // One non-blocking peek (MSG_DONTWAIT, no mode switch: this runs before every reused request).
+    // Nothing to read means idle; EOF or stray bytes mean the server closed or broke it.
     char byte = 0;
-    socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
-    const bool idle = ec == asio::error::would_block || ec == asio::error::try_again;
-    socket.non_blocking(false, ec);
-    return idle;
+    const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 };
 
