@@ -38,6 +38,8 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMaxWriteBatch = 64;  // messages gathered into one write
 // After SIGKILL only an uninterruptible sleep in the kernel can keep a process alive.
 constexpr std::chrono::seconds kKillWait{10};
+// A child that closes stdout is usually exiting: give the exit this long to show before acting.
+constexpr std::chrono::milliseconds kPipeLossGrace{500};
 
 // What the child reports through the CLOEXEC error pipe when it fails before exec.
 enum class ChildStage : int { setpgid = 1, pdeathsig, dup2, close_fds, rlimit, chdir, exec };
@@ -514,6 +516,7 @@ asio::awaitable<void> StdioProcess::write_stdin(std::shared_ptr<StdioProcess> se
     if (ec) {
       if (ec != asio::error::operation_aborted) {
         log().debug("[upstream {}] stdin closed: {}", opts_.name, ec.message());
+        on_pipe_lost("closed its stdin");
       }
       close_stdin();
     }
@@ -571,10 +574,32 @@ asio::awaitable<void> StdioProcess::read_stdout(std::shared_ptr<StdioProcess> se
     }
     if (ec) {
       if (ec == asio::error::eof) framer.finish(deliver);
+      if (ec != asio::error::operation_aborted) on_pipe_lost("closed its stdout");
       break;
     }
   }
   reader_done();
+  (void)self;
+}
+
+void StdioProcess::on_pipe_lost(const char* what) {
+  if (reaped_ || pipe_lost_) return;
+  pipe_lost_ = true;
+  spawn_guarded(stop_after_pipe_loss(shared_from_this(), what), "pipe loss handler");
+}
+
+asio::awaitable<void> StdioProcess::stop_after_pipe_loss(std::shared_ptr<StdioProcess> self,
+                                                         const char* what) {
+  // Written as plain statements: GCC 12 mis-handles co_await inside an if condition here.
+  bool exited = co_await wait_exited(kPipeLossGrace);  // it was exiting anyway
+  if (!exited) {
+    log().warn("[upstream {}] pid {} {} but keeps running; stopping it", opts_.name, pid_.load(),
+               what);
+    close_stdin();
+    signal_group(SIGTERM);
+    exited = co_await wait_exited(opts_.sigterm_grace);
+  }
+  if (!exited) signal_group(SIGKILL);
   (void)self;
 }
 

@@ -125,6 +125,11 @@ class StdioProcess : public std::enable_shared_from_this<StdioProcess> {
   void reader_done();
   void signal_group(int sig);
   void on_stdin_stall();
+  // stdout reached EOF or stdin refused a write while the child may still run: it can no longer
+  // take part in the conversation, so unless it exits by itself it is stopped (SIGTERM, then
+  // SIGKILL) and reported through the exit handler like any other exit.
+  void on_pipe_lost(const char* what);
+  boost::asio::awaitable<void> stop_after_pipe_loss(Self self, const char* what);
   void spawn_guarded(boost::asio::awaitable<void> task, const char* what);
   spdlog::logger& log() const;
 
@@ -149,6 +154,7 @@ class StdioProcess : public std::enable_shared_from_this<StdioProcess> {
   bool stdin_closed_ = false;
   bool reaped_ = false;         // waitid done; no more signals may be sent
   bool exit_notified_ = false;  // exit handler ran; no more lines are delivered
+  bool pipe_lost_ = false;      // on_pipe_lost() already acted
   pid_t pgid_ = 0;  // stays set after reaping for logs; signals only go out while !reaped_
 
   // Shared with send() on any thread.
