@@ -561,10 +561,16 @@ asio::awaitable<void> StdioProcess::read_stdout(std::shared_ptr<StdioProcess> se
       log().error("[upstream {}] line handler threw: {}", opts_.name, x.what());
     }
   };
-  auto oversized = [this](std::size_t size) {
+  auto oversized = [this, &framer](std::size_t size) {
     ++oversized_lines_;
     log().warn("[upstream {}] stdout line over {} bytes discarded ({} bytes so far)", opts_.name,
                opts_.max_line_bytes, size);
+    if (exit_notified_ || !on_oversized_) return;
+    try {
+      on_oversized_(framer.oversized_head(), size);
+    } catch (const std::exception& x) {
+      log().error("[upstream {}] oversized-line handler threw: {}", opts_.name, x.what());
+    }
   };
   for (;;) {
     auto [ec, n] = co_await stdout_.async_read_some(asio::buffer(buf), as_tuple(use_awaitable));
@@ -683,6 +689,7 @@ asio::awaitable<void> StdioProcess::reap(std::shared_ptr<StdioProcess> self) {
   auto on_exit = std::move(on_exit_);
   on_exit_ = nullptr;
   on_line_ = nullptr;
+  on_oversized_ = nullptr;
   if (on_exit) {
     try {
       on_exit(status);
