@@ -479,7 +479,12 @@ json::object health_document(Runtime& rt) {
                     {"storeUp", stats.store_up},
                     {"spooledTotal", stats.spooled_total},
                     {"droppedTotal", stats.dropped_total}};
-    if (!stats.last_error.empty()) db["output"] = stats.last_error;
+    // A refusing spool is what loses records: say so even when a store retry failed since.
+    std::string output = stats.spool_error;
+    if (!stats.last_error.empty() && stats.last_error != stats.spool_error) {
+      output += (output.empty() ? "" : "; ") + stats.last_error;
+    }
+    if (!output.empty()) db["output"] = output;
     checks["database"] = json::array{db};
     if (health == record::RecorderHealth::fail) status = "fail";
     else if (health == record::RecorderHealth::warn && status == "pass") status = "warn";
