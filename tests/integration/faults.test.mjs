@@ -36,6 +36,11 @@ async function until(probe, ms, what) {
   }
 }
 
+// Waits for a log line: it travels on Bastion's stderr, which may reach us after the HTTP reply.
+async function logged(b, pattern) {
+  await until(() => pattern.test(b.logs()), 5000, `a log line matching ${pattern}`);
+}
+
 let nextId = 1;
 // One stateless tools/call; the JSON-RPC reply whether it came as JSON or as an SSE stream.
 async function callTool(base, upstream, name, args = {}) {
@@ -123,7 +128,7 @@ test('stdio upstream faults: each call gets a result or a clear error, others ke
     // A line beyond the 16 MiB framing cap is dropped (and logged); the answer after it arrives.
     r = await callTool(b.base, 'faulty', 'giant_junk');
     assertText(r, 'after the giant line');
-    assert.match(b.logs(), /\[upstream faulty\] stdout line over 16777216 bytes discarded/);
+    await logged(b, /\[upstream faulty\] stdout line over 16777216 bytes discarded/);
     report.push(`17 MiB junk line: result in ${r.ms} ms`);
 
     // An answer beyond the cap cannot be delivered: recognised by the id at its start, the call
@@ -136,7 +141,7 @@ test('stdio upstream faults: each call gets a result or a clear error, others ke
     // Non-JSON, binary, truncated and non-JSON-RPC lines are skipped (and logged).
     r = await callTool(b.base, 'faulty', 'garbage');
     assertText(r, 'after the garbage');
-    assert.match(b.logs(), /\[upstream faulty\] ignored a stdout line that is not JSON-RPC/);
+    await logged(b, /\[upstream faulty\] ignored a stdout line that is not JSON-RPC/);
     report.push(`garbage lines: result in ${r.ms} ms`);
 
     // One line written in three pieces with pauses: reassembled.
@@ -163,7 +168,7 @@ test('stdio upstream faults: each call gets a result or a clear error, others ke
     // The upstream closes stdout but keeps running: it is stopped and restarted.
     r = await callTool(b.base, 'mute', 'close_stdout');
     assertError(r, -32003, /upstream unavailable: process exited/);
-    assert.match(b.logs(), /\[upstream mute\] pid \d+ closed its stdout/);
+    await logged(b, /\[upstream mute\] pid \d+ closed its stdout/);
     report.push(`closed stdout: error ${r.reply.error.code} in ${r.ms} ms, recovered in ${await recovery(b.base, 'mute')} ms`);
 
     // The upstream closes stdin but keeps running: the call it answered succeeds, the next one
@@ -422,7 +427,7 @@ test('the spool on a full disk while the database is down: calls answered, drops
       const n = await metric(b.admin, 'bastion_recorder_dropped_total');
       return n > 0 ? n : undefined;
     }, 10000, 'dropped records');
-    assert.match(b.logs(), /recorder: dropped \d+ record\(s\): spool: cannot write .*No space left on device/);
+    await logged(b, /recorder: dropped \d+ record\(s\): spool: cannot write .*No space left on device/);
     const doc = await health(b.admin);
     db = doc.checks.database[0];
     // Records are being lost and the store is down: the knowledge base fails (admin 503), while
@@ -522,7 +527,7 @@ test('SIGTERM under load: every request sent before the signal succeeds, later o
     // Under way: every client has finished a slow call and an echo.
     await until(() => new Set(traffic.results.filter((r) => r.outcome === 'ok' && r.seq >= 2).map((r) => r.c)).size === 16,
       20000, 'every client to complete two calls');
-    const exited = new Promise((resolve) => b.proc.once('exit', (code, sig) => resolve(code ?? sig)));
+    const exited = new Promise((resolve) => b.proc.once('close', (code, sig) => resolve(code ?? sig)));
     traffic.mark();
     const t0 = Date.now();
     b.proc.kill('SIGTERM');
@@ -600,7 +605,7 @@ test('SIGHUP under load: reloads that add, change and remove upstreams (the load
       // Calls keep completing between reloads.
       await until(() => traffic.okCount() >= okBefore + 16, 20000, 'calls after the reload');
     }
-    assert.match(b.logs(), /upstreams added - changed demo removed - kept extra/);
+    await logged(b, /upstreams added - changed demo removed - kept extra/);
     const results = await traffic.stop();
     const failed = results.filter((r) => r.outcome !== 'ok');
     assert.deepEqual(failed, [], 'no call failed across the reloads');
@@ -653,7 +658,7 @@ test('SIGTERM with a request in flight: its reply says Connection: close and a r
     // Both requests in one write: the second waits in Bastion's buffer behind the first.
     socket.write(request(1, 'slow', { ms: 600 }) + request(2, 'echo', { message: 'pipelined' }));
     await until(async () => (await health(b.admin)).checks['upstream:demo'][0].inFlight === 1, 5000, 'the slow call in flight');
-    const exited = new Promise((resolve) => b.proc.once('exit', (code) => resolve(code)));
+    const exited = new Promise((resolve) => b.proc.once('close', (code) => resolve(code)));
     b.proc.kill('SIGTERM');
     await ended;
     assert.equal(await exited, 0);
