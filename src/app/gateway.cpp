@@ -17,8 +17,10 @@
 #include <openssl/crypto.h>
 #include <sched.h>
 
+#include <atomic>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -214,6 +216,21 @@ struct Generation {
   std::shared_ptr<mcp::Router> router;
   guard::GuardChain guards;
   guard::SecurityHeaders security_headers;
+  // POSTs being handled with this generation: a reload stops the upstreams it replaces only once
+  // these are answered (requests between taking the snapshot and starting their call included).
+  mutable std::atomic<std::size_t> posts_in_flight{0};
+};
+
+// Counts one POST against the generation it started with.
+class PostInFlight {
+ public:
+  explicit PostInFlight(const Generation& gen) : gen_(gen) { ++gen_.posts_in_flight; }
+  ~PostInFlight() { --gen_.posts_in_flight; }
+  PostInFlight(const PostInFlight&) = delete;
+  PostInFlight& operator=(const PostInFlight&) = delete;
+
+ private:
+  const Generation& gen_;
 };
 
 std::shared_ptr<Generation> make_generation(core::Config config, const guard::GuardResources& resources) {
@@ -347,6 +364,8 @@ std::shared_ptr<const mcp::RequestCaller> caller_of(const guard::RequestContext&
 asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::ResponseWriter& raw_writer,
                                      const net::ConnectionInfo& conn) {
   const auto gen = rt.snapshot();
+  std::optional<PostInFlight> in_flight;
+  if (req.method() == http::verb::post) in_flight.emplace(*gen);
   guard::RequestContext ctx(req, conn);
   HeaderingWriter writer(raw_writer, gen->security_headers, conn.tls, &ctx.response_headers);
   if (gen->guards.needs_calls()) ctx.calls = peek_calls(req, path_of(req), *gen);
@@ -460,7 +479,12 @@ json::object health_document(Runtime& rt) {
                     {"storeUp", stats.store_up},
                     {"spooledTotal", stats.spooled_total},
                     {"droppedTotal", stats.dropped_total}};
-    if (!stats.last_error.empty()) db["output"] = stats.last_error;
+    // A refusing spool is what loses records: say so even when a store retry failed since.
+    std::string output = stats.spool_error;
+    if (!stats.last_error.empty() && stats.last_error != stats.spool_error) {
+      output += (output.empty() ? "" : "; ") + stats.last_error;
+    }
+    if (!output.empty()) db["output"] = output;
     checks["database"] = json::array{db};
     if (health == record::RecorderHealth::fail) status = "fail";
     else if (health == record::RecorderHealth::warn && status == "pass") status = "warn";
@@ -873,6 +897,27 @@ asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string 
   rt.install(next);
   rt.endpoint->replace_router(next->router);
   spdlog::set_level(spdlog::level::from_str(c.log.level));
+  if (!stopped.empty()) {
+    // Drain before stopping: calls already on a replaced upstream finish there (bounded by
+    // shutdown_grace), so a reload fails no call. New requests already see the new generation.
+    const auto deadline = std::chrono::steady_clock::now() + c.shutdown_grace;
+    auto busy = [&] {
+      if (old->posts_in_flight.load() > 0) return true;
+      for (auto& up : stopped) {
+        if (up->status().in_flight > 0) return true;
+      }
+      return false;
+    };
+    asio::steady_timer poll(ex);
+    while (busy() && std::chrono::steady_clock::now() < deadline) {
+      poll.expires_after(std::chrono::milliseconds(20));
+      co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (busy()) {
+      spdlog::warn("reload: calls still in flight after {} ms; stopping the replaced upstreams anyway",
+                   c.shutdown_grace.count());
+    }
+  }
   for (auto& up : stopped) co_await up->stop();
   auto join = [](const std::vector<std::string>& v) {
     std::string out;

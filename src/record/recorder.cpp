@@ -176,9 +176,15 @@ void InteractionRecorder::spool_batch(std::vector<Interaction>& batch) {
     spooled_total_ += batch.size();
     spool_failing_ = false;
     spool_pending_ = true;
+    std::lock_guard lock(error_mu_);
+    spool_error_.clear();
   } else {
     spool_failing_ = true;
     set_error(r.message);
+    {
+      std::lock_guard lock(error_mu_);
+      spool_error_ = r.message;
+    }
     count_drop(batch.size(), r.message);
   }
   spool_bytes_ = spool_.bytes();
@@ -372,6 +378,7 @@ RecorderStats InteractionRecorder::stats() const {
   out.running = running_.load();
   std::lock_guard lock(error_mu_);
   out.last_error = last_error_;
+  out.spool_error = spool_error_;
   return out;
 }
 

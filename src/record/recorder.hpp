@@ -71,6 +71,9 @@ struct RecorderStats {
   bool store_up = false;
   bool running = false;
   std::string last_error;  // from the store or the spool; never holds a secret
+  // Why the spool refuses writes (full disk, over its cap); empty while it takes them. Kept apart
+  // from last_error, which the store's retries overwrite.
+  std::string spool_error;
 };
 
 // ok: running, store up, no drops. warn: store down but spooling, a spool backlog, or drops
@@ -167,6 +170,7 @@ class InteractionRecorder {
 
   mutable std::mutex error_mu_;
   std::string last_error_;
+  std::string spool_error_;
 
   std::thread intake_;
   std::thread writer_;

@@ -366,6 +366,8 @@ TEST(Recorder, DropsOnlyWhenTheSpoolCapIsHit) {
   EXPECT_EQ(st.spooled_total + st.dropped_total, 300u);
   EXPECT_LE(st.spool_bytes, 16u << 10);
   EXPECT_FALSE(st.last_error.empty());  // the spool's "over its cap", or the store's own error
+  // Whatever the store retries said since, the reason records are lost stays visible.
+  EXPECT_NE(st.spool_error.find("over its cap"), std::string::npos) << st.spool_error;
   EXPECT_EQ(rec->health(), RecorderHealth::fail);
   flaky->down = false;
   ASSERT_TRUE(rec->flush(10s));

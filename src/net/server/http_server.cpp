@@ -51,6 +51,9 @@ struct HttpServer::Registry {
       if (!self->entries.count(e)) return;
       if (!hard && !e->idle) return;
       boost::system::error_code ec;
+      // A request that arrived just before the drain began is still served (with
+      // Connection: close); closing now would reset a client that did nothing wrong.
+      if (!hard && e->stream->socket().available(ec) > 0) return;
       if (!hard && e->tls) {
         e->stream->socket().cancel(ec);
         return;
@@ -87,12 +90,19 @@ template <class Stream>
 class StreamWriter final : public ResponseWriter {
  public:
   StreamWriter(Stream& stream, std::chrono::milliseconds write_timeout, bool keep_alive,
-               unsigned version)
-      : stream_(stream), timeout_(write_timeout), keep_alive_(keep_alive), version_(version) {}
+               unsigned version, const std::atomic<bool>& stopping)
+      : stream_(stream),
+        timeout_(write_timeout),
+        keep_alive_(keep_alive),
+        version_(version),
+        stopping_(stopping) {}
 
   asio::awaitable<bool> send(Response response) override {
     if (responded_) co_return false;
     responded_ = true;
+    // Draining: a reply finished now tells the client not to reuse the connection, so its next
+    // request opens a new one (refused while the listener is closed) instead of meeting a reset.
+    if (stopping_) keep_alive_ = false;
     response.version(version_);
     response.keep_alive(keep_alive_);
     response.prepare_payload();
@@ -106,6 +116,7 @@ class StreamWriter final : public ResponseWriter {
     if (responded_) co_return false;
     responded_ = true;
     streaming_ = true;
+    if (stopping_) keep_alive_ = false;
     header.version(version_);
     header.keep_alive(keep_alive_);
     header.chunked(true);
@@ -135,6 +146,7 @@ class StreamWriter final : public ResponseWriter {
 
   bool streaming() const override { return streaming_; }
   bool responded() const { return responded_; }
+  bool keep_alive() const { return keep_alive_; }
   bool reusable() const { return ok_ && (!streaming_ || finished_); }
 
  private:
@@ -142,6 +154,7 @@ class StreamWriter final : public ResponseWriter {
   std::chrono::milliseconds timeout_;
   bool keep_alive_;
   unsigned version_;
+  const std::atomic<bool>& stopping_;
   bool responded_ = false;
   bool streaming_ = false;
   bool finished_ = false;
@@ -338,7 +351,11 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
   auto& tcp_layer = beast::get_lowest_layer(stream);
   for (;;) {
     c.idle = true;
-    if (c.stopping) co_return LoopEnd::server_done;
+    // Draining: serve what already arrived (pipelined, or in the kernel), then close.
+    if (c.stopping && buffer.size() == 0) {
+      boost::system::error_code aec;
+      if (tcp_layer.socket().available(aec) == 0) co_return LoopEnd::server_done;
+    }
     // Wait for the first byte of the next request within the idle timeout...
     if (buffer.size() == 0) {
       if constexpr (kIsTls<Stream>) {
@@ -382,14 +399,18 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
     }
     Request request = parser.release();
     bool keep_alive = request.keep_alive() && !c.stopping;
-    StreamWriter<Stream> writer(stream, c.limits.write_timeout, keep_alive, request.version());
+    StreamWriter<Stream> writer(stream, c.limits.write_timeout, keep_alive, request.version(),
+                                c.stopping);
     tcp_layer.expires_never();  // the handler's writes set their own deadlines
     co_await (c.handler(request, writer, c.info) || watch_disconnect(stream, buffer));
     if (!writer.responded()) {
       co_await writer.send(text_response(http::status::internal_server_error, "no response"));
     }
     if (!tcp_layer.socket().is_open()) co_return LoopEnd::peer_gone;
-    if (!keep_alive || !writer.reusable()) co_return writer.reusable() ? LoopEnd::server_done : LoopEnd::peer_gone;
+    // keep_alive() is off too when draining began while the handler ran.
+    if (!writer.keep_alive() || !writer.reusable()) {
+      co_return writer.reusable() ? LoopEnd::server_done : LoopEnd::peer_gone;
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ class LineFramer {
       }
       const std::size_t total = buf_.size() + part.size();
       if (total > max_line_bytes_) {
+        // Keep the start of the line: its owner may still recognise whose reply it was.
+        oversized_head_.assign(buf_, 0, std::min(buf_.size(), kHeadBytes));
+        oversized_head_.append(part.substr(0, kHeadBytes - oversized_head_.size()));
         release_buffer();
         discarding_ = !complete;
         on_oversized(total);
@@ -63,6 +67,9 @@ class LineFramer {
   std::size_t max_line_bytes() const { return max_line_bytes_; }
   // True while the rest of an oversized line is being skipped.
   bool discarding() const { return discarding_; }
+  // The first bytes (at most kHeadBytes) of the last oversized line; valid during on_oversized.
+  std::string_view oversized_head() const { return oversized_head_; }
+  static constexpr std::size_t kHeadBytes = 128;
 
  private:
   template <class OnLine>
@@ -83,6 +90,7 @@ class LineFramer {
   static constexpr std::size_t kKeepCapacity = 64 * 1024;
   std::size_t max_line_bytes_;
   std::string buf_;
+  std::string oversized_head_;
   bool discarding_ = false;
 };
 

@@ -96,6 +96,23 @@ TEST(LineFramer, OversizedLineInOneChunkIsDroppedAndNeighboursSurvive) {
   EXPECT_EQ(c.oversized, (std::vector<std::size_t>{9}));
 }
 
+// The start of an oversized line stays readable during on_oversized (its owner may recognise
+// whose reply it was), whether the line crossed the cap in one chunk or over several.
+TEST(LineFramer, OversizedHeadIsTheStartOfTheLine) {
+  const std::string line = R"({"jsonrpc":"2.0","id":7,"result":")" + std::string(3000, 'x') + "\"}\n";
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{50}, std::size_t{4096}}) {
+    LineFramer f(1000);
+    std::vector<std::string> heads;
+    for (std::size_t i = 0; i < line.size(); i += chunk) {
+      f.feed(
+          std::string_view(line).substr(i, chunk), [](std::string_view) {},
+          [&](std::size_t) { heads.emplace_back(f.oversized_head()); });
+    }
+    ASSERT_EQ(heads.size(), 1u) << "chunk " << chunk;
+    EXPECT_EQ(heads[0], line.substr(0, LineFramer::kHeadBytes)) << "chunk " << chunk;
+  }
+}
+
 TEST(LineFramer, OversizedLineAcrossChunksReportedOnceAndBufferStaysBounded) {
   LineFramer f(16);
   Collector c;

@@ -38,6 +38,8 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMaxWriteBatch = 64;  // messages gathered into one write
 // After SIGKILL only an uninterruptible sleep in the kernel can keep a process alive.
 constexpr std::chrono::seconds kKillWait{10};
+// A child that closes stdout is usually exiting: give the exit this long to show before acting.
+constexpr std::chrono::milliseconds kPipeLossGrace{500};
 
 // What the child reports through the CLOEXEC error pipe when it fails before exec.
 enum class ChildStage : int { setpgid = 1, pdeathsig, dup2, close_fds, rlimit, chdir, exec };
@@ -514,6 +516,7 @@ asio::awaitable<void> StdioProcess::write_stdin(std::shared_ptr<StdioProcess> se
     if (ec) {
       if (ec != asio::error::operation_aborted) {
         log().debug("[upstream {}] stdin closed: {}", opts_.name, ec.message());
+        on_pipe_lost("closed its stdin");
       }
       close_stdin();
     }
@@ -558,10 +561,16 @@ asio::awaitable<void> StdioProcess::read_stdout(std::shared_ptr<StdioProcess> se
       log().error("[upstream {}] line handler threw: {}", opts_.name, x.what());
     }
   };
-  auto oversized = [this](std::size_t size) {
+  auto oversized = [this, &framer](std::size_t size) {
     ++oversized_lines_;
     log().warn("[upstream {}] stdout line over {} bytes discarded ({} bytes so far)", opts_.name,
                opts_.max_line_bytes, size);
+    if (exit_notified_ || !on_oversized_) return;
+    try {
+      on_oversized_(framer.oversized_head(), size);
+    } catch (const std::exception& x) {
+      log().error("[upstream {}] oversized-line handler threw: {}", opts_.name, x.what());
+    }
   };
   for (;;) {
     auto [ec, n] = co_await stdout_.async_read_some(asio::buffer(buf), as_tuple(use_awaitable));
@@ -571,10 +580,32 @@ asio::awaitable<void> StdioProcess::read_stdout(std::shared_ptr<StdioProcess> se
     }
     if (ec) {
       if (ec == asio::error::eof) framer.finish(deliver);
+      if (ec != asio::error::operation_aborted) on_pipe_lost("closed its stdout");
       break;
     }
   }
   reader_done();
+  (void)self;
+}
+
+void StdioProcess::on_pipe_lost(const char* what) {
+  if (reaped_ || pipe_lost_) return;
+  pipe_lost_ = true;
+  spawn_guarded(stop_after_pipe_loss(shared_from_this(), what), "pipe loss handler");
+}
+
+asio::awaitable<void> StdioProcess::stop_after_pipe_loss(std::shared_ptr<StdioProcess> self,
+                                                         const char* what) {
+  // Written as plain statements: GCC 12 mis-handles co_await inside an if condition here.
+  bool exited = co_await wait_exited(kPipeLossGrace);  // it was exiting anyway
+  if (!exited) {
+    log().warn("[upstream {}] pid {} {} but keeps running; stopping it", opts_.name, pid_.load(),
+               what);
+    close_stdin();
+    signal_group(SIGTERM);
+    exited = co_await wait_exited(opts_.sigterm_grace);
+  }
+  if (!exited) signal_group(SIGKILL);
   (void)self;
 }
 
@@ -658,6 +689,7 @@ asio::awaitable<void> StdioProcess::reap(std::shared_ptr<StdioProcess> self) {
   auto on_exit = std::move(on_exit_);
   on_exit_ = nullptr;
   on_line_ = nullptr;
+  on_oversized_ = nullptr;
   if (on_exit) {
     try {
       on_exit(status);

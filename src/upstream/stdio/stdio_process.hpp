@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace spdlog {
@@ -66,6 +67,8 @@ class StdioProcess : public std::enable_shared_from_this<StdioProcess> {
  public:
   using LineHandler = std::function<void(std::string line)>;  // one complete stdout line
   using ExitHandler = std::function<void(int wait_status)>;   // the child was reaped
+  // A stdout line over max_line_bytes was discarded: its first bytes and the size seen so far.
+  using OversizedHandler = std::function<void(std::string_view head, std::size_t size)>;
 
   StdioProcess(boost::asio::any_io_executor ex, ProcessOptions opts);
   // Safety net: kills the group and reaps synchronously if a live child is still ours. While the
@@ -81,6 +84,8 @@ class StdioProcess : public std::enable_shared_from_this<StdioProcess> {
   // (SIGKILL). Errors are values: ENOENT/EACCES for the command, EINVAL for bad env/args, the errno
   // of chdir/setrlimit/execve in the child, already_connected when called twice.
   boost::system::result<void> start(LineHandler on_line, ExitHandler on_exit);
+  // Optional; call before start().
+  void set_oversized_handler(OversizedHandler handler) { on_oversized_ = std::move(handler); }
 
   // Queues one message (a '\n' is appended) for stdin; writes keep order. Returns false if the
   // process is not running, its stdin is closed, or the queue would exceed max_stdin_queue_bytes.
@@ -125,6 +130,11 @@ class StdioProcess : public std::enable_shared_from_this<StdioProcess> {
   void reader_done();
   void signal_group(int sig);
   void on_stdin_stall();
+  // stdout reached EOF or stdin refused a write while the child may still run: it can no longer
+  // take part in the conversation, so unless it exits by itself it is stopped (SIGTERM, then
+  // SIGKILL) and reported through the exit handler like any other exit.
+  void on_pipe_lost(const char* what);
+  boost::asio::awaitable<void> stop_after_pipe_loss(Self self, const char* what);
   void spawn_guarded(boost::asio::awaitable<void> task, const char* what);
   spdlog::logger& log() const;
 
@@ -143,12 +153,14 @@ class StdioProcess : public std::enable_shared_from_this<StdioProcess> {
   std::vector<Timer*> reap_waiters_;
   LineHandler on_line_;
   ExitHandler on_exit_;
+  OversizedHandler on_oversized_;
   int readers_running_ = 0;
   std::uint64_t write_gen_ = 0;  // lets a late write watchdog recognise it is stale
   bool started_ = false;
   bool stdin_closed_ = false;
   bool reaped_ = false;         // waitid done; no more signals may be sent
   bool exit_notified_ = false;  // exit handler ran; no more lines are delivered
+  bool pipe_lost_ = false;      // on_pipe_lost() already acted
   pid_t pgid_ = 0;  // stays set after reaping for logs; signals only go out while !reaped_
 
   // Shared with send() on any thread.

@@ -506,6 +506,39 @@ TEST_F(StdioProcessTest, StalledStdinWriteKillsTheChildWhenConfigured) {
   EXPECT_TRUE(p->stdin_stalled());
 }
 
+// A child that closes stdout can never answer again; left running it would hold the upstream
+// "up" while every call times out. It is stopped and its exit reported.
+TEST_F(StdioProcessTest, ChildThatClosesStdoutButKeepsRunningIsStopped) {
+  auto [p, ev] = start(shell("exec >&-; sleep 300"));
+  ASSERT_TRUE(run_until([&] { return ev->exited(); }, 5s));
+  ASSERT_TRUE(WIFSIGNALED(*ev->status)) << describe_wait_status(*ev->status);
+  EXPECT_EQ(WTERMSIG(*ev->status), SIGTERM);
+  EXPECT_TRUE(sink_->contains("closed its stdout but keeps running; stopping it"));
+  EXPECT_EQ(stop(p), ev->status);
+}
+
+// The same for a child that closed stdin: found at the next write (EPIPE).
+TEST_F(StdioProcessTest, ChildThatClosesStdinButKeepsRunningIsStopped) {
+  auto [p, ev] = start(shell("exec <&-; echo ready; sleep 300"));
+  ASSERT_TRUE(run_until([&] { return ev->line_count() == 1; }));
+  EXPECT_FALSE(ev->exited());
+  ASSERT_TRUE(p->send("{}"));
+  ASSERT_TRUE(run_until([&] { return ev->exited(); }, 5s));
+  ASSERT_TRUE(WIFSIGNALED(*ev->status)) << describe_wait_status(*ev->status);
+  EXPECT_EQ(WTERMSIG(*ev->status), SIGTERM);
+  EXPECT_TRUE(sink_->contains("closed its stdin but keeps running; stopping it"));
+  EXPECT_EQ(stop(p), ev->status);
+}
+
+// A normal exit also ends stdout first: that is no pipe loss and is not signalled.
+TEST_F(StdioProcessTest, OrdinaryExitIsNotTreatedAsPipeLoss) {
+  auto [p, ev] = start(shell("echo bye; exit 4"));
+  ASSERT_TRUE(run_until([&] { return ev->exited(); }));
+  ASSERT_TRUE(WIFEXITED(*ev->status));
+  EXPECT_EQ(WEXITSTATUS(*ev->status), 4);
+  EXPECT_FALSE(sink_->contains("keeps running"));
+}
+
 TEST_F(StdioProcessTest, ConcurrentStopsReturnTheSameStatus) {
   auto [p, ev] = start(options("sleep", {"300"}));
   std::optional<int> a, b;
