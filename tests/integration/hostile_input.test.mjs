@@ -341,12 +341,12 @@ test('hostile input matrix: specific refusals, each counted, while a legitimate 
   assert.equal(deep.status, 'pass');
 });
 
-// JSON-RPC bodies on a live 2025-11-25 session: [name, body, status, JSON-RPC code, deltas, check].
+// JSON-RPC bodies on a live 2025-11-25 session: [name, body, {status, code, deltas, check}, extra check].
 async function jsonCases(row) {
   const h = aliceSession;
   const rpc = (extra) => JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list', ...extra });
   const nest = (n) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
-  const bytes = (...parts) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+  const bytes = (...parts) => Buffer.concat(parts.map((p) => Buffer.from(p)));  // strings and raw byte lists
   const bad = (code, status = 400) => ({ status, code, deltas: handled(status) });
   const cases = [
     ['"jsonrpc" is a number', rpc({ jsonrpc: 2.0 }), bad(-32600)],
