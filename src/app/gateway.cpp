@@ -165,6 +165,13 @@ net::Response public_health_reply() {
   return json_reply(http::status::ok, json::object{{"status", "pass"}}, "application/health+json");
 }
 
+// Documents are read with GET (or HEAD); any other method, unknown ones included, is 405.
+net::Response method_not_allowed_reply(unsigned version) {
+  auto res = net::text_response(http::status::method_not_allowed, "method not allowed", version);
+  res.set(http::field::allow, "GET, HEAD");
+  return res;
+}
+
 net::Response readiness_reply(bool ready) {
   return json_reply(ready ? http::status::ok : http::status::service_unavailable,
                     json::object{{"ready", ready}});
@@ -379,6 +386,11 @@ asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::Respon
     co_return;
   }
   auto path = path_of(req);
+  const bool read_only = req.method() == http::verb::get || req.method() == http::verb::head;
+  if (!read_only && (path == "/healthz" || path.rfind("/.well-known/", 0) == 0)) {
+    co_await writer.send(method_not_allowed_reply(req.version()));
+    co_return;
+  }
   if (path == "/healthz") {
     co_await writer.send(public_health_reply());
     co_return;
@@ -671,6 +683,15 @@ asio::awaitable<void> instrumented(Runtime& rt, std::string_view listener, Handl
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
+// Requests a listener refuses itself (parse errors, framing, limits, timeouts, the connection
+// cap) are replies too: counted by status like any other, and by reason with the guards'.
+net::RefusalObserver count_refusals(Runtime& rt, std::string listener) {
+  return [&rt, listener = std::move(listener)](unsigned status, std::string_view reason) {
+    rt.metrics.count_refused(listener, status);
+    rt.rejections.add(std::string(reason));
+  };
+}
+
 // Scrape-time views of state kept elsewhere: nothing is pushed from the hot path for these.
 void register_runtime_metrics(Runtime& rt) {
   auto& reg = rt.metrics.registry();
@@ -812,7 +833,7 @@ void register_runtime_metrics(Runtime& rt) {
     out.push_back({{"contradiction"}, double(t.invalid_contradiction.load())});
     return out;
   });
-  reg.callback_counter("bastion_requests_rejected_total", "Requests rejected by a guard, by reason.", {"reason"}, [&rt] {
+  reg.callback_counter("bastion_requests_rejected_total", "Requests rejected by a guard or by the HTTP server itself, by reason.", {"reason"}, [&rt] {
     std::vector<observe::CallbackSample> out;
     for (auto& [reason, n] : rt.rejections.snapshot()) out.push_back({{reason}, double(n)});
     return out;
@@ -1009,6 +1030,7 @@ int serve(core::Config config, const ServeOptions& options) {
         return instrumented(rt, "public", &public_handler, r, w, c);
       });
   if (rt.tls.provider) rt.public_server->set_tls(rt.tls.provider);
+  rt.public_server->set_refusal_observer(count_refusals(rt, "public"));
   auto public_ep = rt.public_server->bind(config.listen.public_listener.address);
   if (!public_ep) {
     spdlog::critical("cannot listen on {}: {}", config.listen.public_listener.address, public_ep.error().message());
@@ -1021,6 +1043,7 @@ int serve(core::Config config, const ServeOptions& options) {
         [&rt](net::Request& r, net::ResponseWriter& w, const net::ConnectionInfo& c) {
           return instrumented(rt, "admin", &admin_handler, r, w, c);
         });
+    rt.admin_server->set_refusal_observer(count_refusals(rt, "admin"));
     auto bound = rt.admin_server->bind(config.listen.admin->address);
     if (!bound) {
       spdlog::critical("cannot listen on {}: {}", config.listen.admin->address, bound.error().message());
@@ -1043,6 +1066,7 @@ int serve(core::Config config, const ServeOptions& options) {
         [&rt](net::Request& r, net::ResponseWriter& w, const net::ConnectionInfo& c) {
           return instrumented(rt, "redirect", &redirect_handler, r, w, c);
         });
+    rt.redirect_server->set_refusal_observer(count_refusals(rt, "redirect"));
     if (auto bound = rt.redirect_server->bind(config.listen.redirect->address); !bound) {
       spdlog::critical("cannot listen on {}: {}", config.listen.redirect->address, bound.error().message());
       return 1;

@@ -25,6 +25,10 @@ void GatewayMetrics::count_http(std::string_view listener, unsigned code, double
   http_duration_.labels({listener}).observe(seconds);
 }
 
+void GatewayMetrics::count_refused(std::string_view listener, unsigned code) {
+  http_requests_.labels({listener, std::to_string(code)}).inc();
+}
+
 void GatewayMetrics::count_interaction(const mcp::InteractionRecord& r) {
   const std::string_view status = r.status.empty() ? std::string_view("ok") : std::string_view(r.status);
   // Method names come from clients: only the protocol's own are labels, the rest is "other".

@@ -14,6 +14,8 @@ class GatewayMetrics {
   GatewayMetrics();
   observe::Registry& registry() { return registry_; }
   void count_http(std::string_view listener, unsigned code, double seconds);
+  // A reply the HTTP server gave itself before any handler (no duration: nothing was handled).
+  void count_refused(std::string_view listener, unsigned code);
   void count_interaction(const mcp::InteractionRecord& record);
   std::string render() const;
 

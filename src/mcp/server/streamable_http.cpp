@@ -361,6 +361,15 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
                          "Bad Request: Unsupported protocol version: " + std::string(*version_header));
     co_return;
   }
+  // A session speaks the version it negotiated; another one mid-session (a downgrade to older
+  // rules, or an upgrade the session never agreed to) is refused, not mixed.
+  if (version_header && *version_header != session->protocol_version) {
+    ++counters_.rejected;
+    co_await reply_error(writer, http::status::bad_request, nullptr, bad_request_code,
+                         "Bad Request: MCP-Protocol-Version " + std::string(*version_header) +
+                             " differs from the version negotiated for this session (" + session->protocol_version + ")");
+    co_return;
+  }
   if (body.batch && session->protocol_version != "2025-03-26") {
     ++counters_.rejected;
     co_await reply_error(writer, http::status::bad_request, nullptr, code::invalid_request,

@@ -17,6 +17,7 @@
 #include <set>
 #include <type_traits>
 
+#include "net/server/request_framing.hpp"
 #include "net/tls/tls_server_context.hpp"
 
 namespace bastion::net {
@@ -204,17 +205,51 @@ asio::awaitable<void> refuse_overload(tcp::socket socket) {
   }
 }
 
+// Reads the request header, feeding Beast's parser here rather than through async_read_header:
+// the parser of Boost 1.81 applies its header limit to what is left unparsed at each step, not
+// to the header as a whole (fields consumed by an earlier step do not count: 10 KB of small
+// fields passed an 8 KiB limit), and it unfolds obs-fold lines, which a proxy in front may read
+// differently. The limit is enforced on the total here, and obs-fold refused.
+template <class Stream>
+asio::awaitable<boost::system::error_code> read_header_checked(Stream& stream, beast::flat_buffer& buffer,
+                                                               http::request_parser<http::string_body>& parser,
+                                                               std::uint64_t limit) {
+  std::uint64_t consumed = 0;
+  for (;;) {
+    if (buffer.size() > 0) {
+      const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+      if (has_obs_fold(bytes)) co_return http::error::bad_obs_fold;
+      boost::system::error_code ec;
+      const auto n = parser.put(buffer.data(), ec);
+      buffer.consume(n);
+      consumed += n;
+      if (consumed > limit) co_return http::error::header_limit;
+      if (!ec && parser.is_header_done()) co_return boost::system::error_code{};
+      if (ec && ec != http::error::need_more) co_return ec;
+      if (!ec && n > 0) continue;
+    }
+    const auto room = beast::read_size(buffer, 65536);
+    if (room == 0) co_return http::error::buffer_overflow;
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
+    if (ec == asio::error::eof) {
+      co_return parser.got_some() ? boost::system::error_code(http::error::partial_message)
+                                  : boost::system::error_code(http::error::end_of_stream);
+    }
+    if (ec) co_return ec;
+    buffer.commit(n);
+  }
+}
+
 // Reads the request header within `timeout` without closing the stream on expiry (the caller
 // still has to say 408).
 template <class Stream>
 asio::awaitable<boost::system::error_code> read_header_within(Stream& stream, beast::flat_buffer& buffer,
                                                               http::request_parser<http::string_body>& parser,
-                                                              std::chrono::milliseconds timeout) {
+                                                              std::uint64_t limit, std::chrono::milliseconds timeout) {
   asio::steady_timer timer(stream.get_executor(), timeout);
-  auto result = co_await (http::async_read_header(stream, buffer, parser, use_tuple) ||
-                          timer.async_wait(use_tuple));
+  auto result = co_await (read_header_checked(stream, buffer, parser, limit) || timer.async_wait(use_tuple));
   if (result.index() == 1) co_return beast::error::timeout;
-  co_return std::get<0>(std::get<0>(result));
+  co_return std::get<0>(result);
 }
 
 template <class Stream>
@@ -297,6 +332,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
         continue;
       }
       // Over the cap: answer 503 from a small bounded coroutine (not counted as a connection).
+      if (on_refused_) on_refused_(503, "too_many_connections");
       auto ex = socket.get_executor();
       asio::co_spawn(ex, refuse_overload(std::move(socket)), asio::detached);
       continue;
@@ -337,12 +373,35 @@ asio::awaitable<boost::system::error_code> read_some_within(Stream& stream, beas
   co_return ec;
 }
 
+// After an error reply the client may still be sending (a body, pipelined requests): closing
+// with unread data would send a reset that can destroy the reply before the client reads it.
+// So: our side is shut down, and what arrives is discarded for a bounded moment.
+asio::awaitable<void> linger(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  buffer.consume(buffer.size());
+  stream.expires_after(std::chrono::seconds(1));
+  for (std::size_t drained = 0; drained < (std::size_t{1} << 20);) {
+    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+    if (rec) break;
+    drained += n;
+  }
+}
+
+// A connection's read buffer is bounded: Beast keeps a whole chunk-size line (extensions
+// included) in it, and without a cap a single line could grow it until memory runs out. The cap
+// leaves room for a full header plus the 1 MiB watch_disconnect may hold.
+std::size_t read_buffer_cap(const ServerLimits& limits) {
+  return static_cast<std::size_t>(limits.max_header_bytes) + (std::size_t{2} << 20);
+}
+
 struct LoopContext {
   const ServerLimits& limits;
   const Handler& handler;
   const std::atomic<bool>& stopping;
   std::atomic<bool>& idle;
   const ConnectionInfo& info;
+  const RefusalObserver& on_refused;
 };
 
 // The keep-alive loop, the same for plain and TLS streams.
@@ -374,27 +433,28 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
     parser.header_limit(static_cast<std::uint32_t>(c.limits.max_header_bytes));
     parser.body_limit(c.limits.max_body_bytes);
     tcp_layer.expires_never();  // our own timers, so a late client still gets its 408
-    auto hec = co_await read_header_within(stream, buffer, parser, c.limits.header_timeout);
-    if (!hec && !parser.is_done()) hec = co_await read_body_within(stream, buffer, parser, c.limits.header_timeout);
-    if (hec) {
-      http::status status = http::status::bad_request;
-      std::string message = "malformed HTTP request";
-      if (hec == http::error::header_limit) {
-        status = http::status::request_header_fields_too_large;
-        message = "request headers too large";
-      } else if (hec == http::error::body_limit) {
-        status = http::status::payload_too_large;
+    auto hec = co_await read_header_within(stream, buffer, parser, c.limits.max_header_bytes, c.limits.header_timeout);
+    std::optional<Refusal> refusal;
+    if (!hec) refusal = framing_problem(parser.get().base());
+    if (!hec && !refusal && !parser.is_done()) {
+      hec = co_await read_body_within(stream, buffer, parser, c.limits.header_timeout);
+    }
+    if (hec && (peer_gone(hec) || hec == asio::error::operation_aborted)) co_return LoopEnd::peer_gone;
+    if (hec) refusal = refusal_for(hec);
+    if (refusal) {
+      std::string message(refusal->message);
+      if (hec == http::error::body_limit) {
         message = "request body larger than " + std::to_string(c.limits.max_body_bytes) + " bytes";
-      } else if (hec == beast::error::timeout) {
-        status = http::status::request_timeout;
-        message = "request not received in time";
-      } else if (peer_gone(hec) || hec == asio::error::operation_aborted) {
-        co_return LoopEnd::peer_gone;
       }
-      auto res = text_response(status, message);
+      // Counted before the reply goes out, so a client that has read it can see the count.
+      if (c.on_refused) c.on_refused(static_cast<unsigned>(refusal->status), refusal->reason);
+      auto res = text_response(refusal->status, message);
       res.set(http::field::connection, "close");
       tcp_layer.expires_after(c.limits.write_timeout);
-      co_await http::async_write(stream, res, use_tuple);
+      auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+      if constexpr (!kIsTls<Stream>) {
+        if (!wec) co_await linger(stream, buffer);
+      }
       co_return LoopEnd::server_done;
     }
     Request request = parser.release();
@@ -439,9 +499,9 @@ asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
 
 asio::awaitable<void> HttpServer::serve_plain(tcp::socket socket, ConnectionInfo info) {
   beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(read_buffer_cap(limits_));
   Registry::Registration registration(registry_, stream, false);
-  co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, registration.entry->idle, info});
+  co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, registration.entry->idle, info, on_refused_});
   boost::system::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.socket().close(ec);
@@ -452,7 +512,7 @@ asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket, ConnectionInfo i
   const auto context = tls_->current();
   TlsStream stream(std::move(socket), *context);
   auto& tcp_layer = beast::get_lowest_layer(stream);
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(read_buffer_cap(limits_));
   Registry::Registration registration(registry_, tcp_layer, true);
   auto& idle = registration.entry->idle;
   boost::system::error_code ec;
@@ -469,7 +529,7 @@ asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket, ConnectionInfo i
   }
   info.tls = true;
 
-  auto end = co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, idle, info});
+  auto end = co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, idle, info, on_refused_});
   idle = false;  // from here on only the grace deadline may cut the close short
   if (end == LoopEnd::server_done && tcp_layer.socket().is_open()) {
     tcp_layer.expires_after(limits_.tls_shutdown_timeout);

@@ -45,6 +45,9 @@ class ResponseWriter {
 };
 
 using Handler = std::function<boost::asio::awaitable<void>(Request&, ResponseWriter&, const ConnectionInfo&)>;
+// Told about every request the server answers itself, before any handler: status and a stable
+// reason ("http_bad_content_length", "http_timeout", "too_many_connections", ...).
+using RefusalObserver = std::function<void(unsigned status, std::string_view reason)>;
 
 struct ServerLimits {
   std::uint64_t max_header_bytes = 16 << 10;
@@ -66,6 +69,8 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   // Turns TLS on (or off with nullptr); call before start().
   void set_tls(std::shared_ptr<tls::TlsContextProvider> provider) { tls_ = std::move(provider); }
   bool tls_enabled() const { return tls_ != nullptr; }
+  // Call before start().
+  void set_refusal_observer(RefusalObserver observer) { on_refused_ = std::move(observer); }
   // Binds and listens now (before privileges are dropped); returns the bound endpoint.
   boost::system::result<tcp::endpoint> bind(const std::string& address);
   void start();
@@ -86,6 +91,7 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   ServerLimits limits_;
   Handler handler_;
   std::shared_ptr<tls::TlsContextProvider> tls_;
+  RefusalObserver on_refused_;
   tcp::acceptor acceptor_;
   std::atomic<std::size_t> connections_{0};
   std::atomic<bool> stopping_{false};

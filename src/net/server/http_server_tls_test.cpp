@@ -12,7 +12,9 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "net/server/http_server.hpp"
 #include "net/tls/test_certificates.hpp"
@@ -153,6 +155,10 @@ class TlsServerTest : public ::testing::Test {
           return handle(req, w, c);
         },
         use_tls ? provider_ : nullptr);
+    server_->set_refusal_observer([this](unsigned status, std::string_view reason) {
+      std::lock_guard lock(refusals_mutex_);
+      refusals_.push_back(std::to_string(status) + " " + std::string(reason));
+    });
     auto bound = server_->bind("127.0.0.1:0");
     ASSERT_TRUE(bound) << bound.error().message();
     endpoint_ = *bound;
@@ -172,6 +178,7 @@ class TlsServerTest : public ::testing::Test {
   }
 
   asio::awaitable<void> handle(Request& req, ResponseWriter& w, const ConnectionInfo& c) {
+    ++handled_;
     if (req.target() == "/sse") {
       http::response<http::empty_body> head{http::status::ok, 11};
       head.set(http::field::content_type, "text/event-stream");
@@ -217,6 +224,9 @@ class TlsServerTest : public ::testing::Test {
   std::thread thread_;
   std::atomic<int> slow_started_{0};
   std::atomic<int> slow_cancelled_{0};
+  std::atomic<int> handled_{0};
+  std::mutex refusals_mutex_;
+  std::vector<std::string> refusals_;  // "<status> <reason>" as the observer was told
 };
 
 TEST_F(TlsServerTest, Tls13HandshakeAndKeepAliveRequests) {
@@ -551,6 +561,62 @@ TEST_F(TlsServerTest, PlainListenerStillServesKeepAliveSseAndTimeouts) {
     EXPECT_FALSE(ec) << ec.message();
     EXPECT_EQ(res.result(), http::status::request_timeout);
   });
+}
+
+// Sends raw bytes on a fresh plain connection; everything the server sent until it closed.
+asio::awaitable<std::string> raw_exchange(tcp::endpoint endpoint, std::string bytes) {
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  stream.expires_after(5s);
+  auto [cec] = co_await stream.async_connect(endpoint, use_tuple);
+  if (cec) co_return "connect failed: " + cec.message();
+  co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
+  std::string out;
+  for (;;) {
+    char chunk[4096];
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), use_tuple);
+    out.append(chunk, n);
+    if (ec) break;
+  }
+  co_return out;
+}
+
+std::size_t replies_in(const std::string& text) {
+  std::size_t n = 0;
+  for (auto at = text.find("HTTP/1.1 "); at != std::string::npos; at = text.find("HTTP/1.1 ", at + 1)) ++n;
+  return n;
+}
+
+TEST_F(TlsServerTest, AmbiguousFramingIsRefusedCountedAndNothingBehindItRuns) {
+  ServerLimits limits;
+  limits.max_header_bytes = 8192;
+  start(limits, false);
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+  run_client([&]() -> asio::awaitable<void> {
+    // Read as an empty body, "xchunked" would have let the body run as a request of its own.
+    auto te = co_await raw_exchange(endpoint_, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n" + smuggled);
+    EXPECT_EQ(te.rfind("HTTP/1.1 400 ", 0), 0u) << te;
+    EXPECT_EQ(replies_in(te), 1u) << te;
+    auto fold = co_await raw_exchange(endpoint_, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n" + smuggled);
+    EXPECT_EQ(fold.rfind("HTTP/1.1 400 ", 0), 0u) << fold;
+    EXPECT_EQ(replies_in(fold), 1u) << fold;
+    auto lengths = co_await raw_exchange(endpoint_, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd" + smuggled);
+    EXPECT_EQ(lengths.rfind("HTTP/1.1 400 ", 0), 0u) << lengths;
+    EXPECT_EQ(replies_in(lengths), 1u) << lengths;
+    // 2000 fields of 5 bytes: 10 KB over an 8 KiB limit, however the parser is fed.
+    std::string fields;
+    for (int i = 0; i < 2000; ++i) fields += "a:1\r\n";
+    auto many = co_await raw_exchange(endpoint_, "GET / HTTP/1.1\r\nHost: a\r\n" + fields + "\r\n");
+    EXPECT_EQ(many.rfind("HTTP/1.1 431 ", 0), 0u) << many.substr(0, 200);
+    // A chunk-size line bigger than the read buffer is refused, not buffered whole.
+    auto ext = co_await raw_exchange(endpoint_, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;" +
+                                                    std::string(5 << 19, 'e') + "\r\nabc\r\n0\r\n\r\n");
+    EXPECT_EQ(ext.rfind("HTTP/1.1 400 ", 0), 0u) << ext.substr(0, 200);
+  });
+  EXPECT_EQ(handled_.load(), 0) << "a refused request, or what followed it, reached the handler";
+  std::lock_guard lock(refusals_mutex_);
+  EXPECT_EQ(refusals_, (std::vector<std::string>{"400 http_bad_transfer_encoding", "400 http_obs_fold",
+                                                 "400 http_bad_content_length", "431 http_header_too_large",
+                                                 "400 http_bad_chunk"}));
 }
 
 }  // namespace
