@@ -91,6 +91,8 @@ class RecordingSink final : public mcp::RecordSink {
     const bool durable = outcome.index() == 0 && std::get<1>(std::get<0>(outcome));
     if (!durable) durability_misses_.fetch_add(1);
   }
+  bool holds_replies() const override { return durable_timeout_.has_value(); }
+  bool wants_payloads() const override { return writer_ != nullptr || tracer_ != nullptr; }
   std::uint64_t durability_misses() const { return durability_misses_.load(); }
 
  private:

@@ -560,7 +560,7 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
     record.parent_span_id = std::move(span.parent_span_id);
   }
   if (record.method == "tools/call" && request.params()) {
-    if (auto* a = request.params()->if_contains("arguments")) record.arguments = *a;
+    if (auto* a = request.params()->if_contains("arguments"); a && wants_payloads()) record.arguments = *a;
     if (auto* n = request.params()->if_contains("name"); n && n->is_string()) record.tool = n->get_string();
   }
   const json::value id = *request.id();
@@ -670,13 +670,19 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
     }
     reply = json::serialize(response);
     record.response_bytes = reply->size();
-    if (auto* result = response.if_contains("result")) record.result = *result;
-    else if (auto* error = response.if_contains("error")) record.result = *error;
+    if (wants_payloads()) {
+      if (auto* result = response.if_contains("result")) record.result = *result;
+      else if (auto* error = response.if_contains("error")) record.result = *error;
+    }
   }
   record.timed_out = record.status == "timeout";
   record.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   // The record first: with durable recording the client hears back only once its row is safe.
-  if (records_) co_await records_->commit(std::move(record));
+  if (records_ && records_->holds_replies()) {
+    co_await records_->commit(std::move(record));
+  } else if (records_) {
+    records_->record(std::move(record));
+  }
   if (reply) stream->append(std::move(*reply));
   stream->end();
   session->forget_finished_streams();

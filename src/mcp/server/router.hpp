@@ -77,6 +77,12 @@ class RecordSink {
     this->record(std::move(record));
     co_return;
   }
+  // Whether commit() may hold a reply at all; when not, record() is called directly (no
+  // coroutine frame per call).
+  virtual bool holds_replies() const { return false; }
+  // Whether records need the arguments and result (hashing, tags, capture); when not, the router
+  // does not copy them.
+  virtual bool wants_payloads() const { return true; }
 };
 
 class Router {
@@ -125,6 +131,7 @@ class Router {
   json::object merged_capabilities() const;
   void bind_link_events(const std::shared_ptr<ClientSession>& session,
                         const std::shared_ptr<upstream::Link>& link);
+  bool wants_payloads() const { return records_ && records_->wants_payloads(); }
 
   core::Config config_;
   std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams_;
