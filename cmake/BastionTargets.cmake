@@ -19,6 +19,12 @@ function(bastion_module name)
   target_link_libraries(bastion_${name} PUBLIC ${ARG_DEPS} PRIVATE bastion_warnings)
 endfunction()
 
+# The tests labelled `tsan` (threads, under ThreadSanitizer) and what they run; the tsan build
+# preset builds only this target.
+if(BASTION_BUILD_TESTS)
+  add_custom_target(tsan_tests)
+endif()
+
 # bastion_test(NAME SOURCES ... DEPS ... LABELS ...) -> a GoogleTest binary registered with ctest
 function(bastion_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
@@ -32,4 +38,7 @@ function(bastion_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main bastion_warnings)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 120)
+  if("tsan" IN_LIST ARG_LABELS)
+    add_dependencies(tsan_tests ${name})
+  endif()
 endfunction()

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The whole suite: install what is missing (Debian packages, the pinned npm test peers), build,
-# then run unit, integration and conformance tests, every fuzz target for a bounded time, and the
-# unit and integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# then run unit, integration and conformance tests, every fuzz target for a bounded time, the
+# unit and integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
+# threaded ones under ThreadSanitizer.
 #   test.sh            everything
-#   test.sh --quick    the dev build only (no sanitizer pass)
+#   test.sh --quick    the dev build only (no sanitizer passes)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -48,5 +49,11 @@ if [ "$quick" = 0 ]; then
   step "asan-ubsan tests (unit, integration)"
   # Suites that measure wall-clock behaviour or drive external scanners run once, in the dev build.
   ctest --preset asan-ubsan -LE "conformance|slow"
+  # ThreadSanitizer: only the tests labelled tsan (threaded code, the binary under concurrent clients).
+  step "tsan build (tests labelled tsan)"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan
+  step "tsan tests"
+  ctest --preset tsan
 fi
 step "all tests passed"

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -130,6 +132,61 @@ TEST(Registry, ConcurrentIncrementsAreExact) {
   EXPECT_EQ(h.count(), 40000u);
   EXPECT_EQ(h.cumulative_counts(), (std::vector<std::uint64_t>{20000, 40000}));
   EXPECT_DOUBLE_EQ(h.sum(), 20000 * 0.25 + 20000 * 1.0);
+}
+
+// What the gateway does: I/O threads count, create label sets and (re)register callbacks while
+// the admin listener scrapes. Run under ThreadSanitizer too (label tsan).
+TEST(Registry, ScrapesWhileOtherThreadsCountAndRegister) {
+  Registry r;
+  auto& calls = r.counter("calls_total", "h", {"tool"});
+  auto& latency = r.histogram("lat_seconds", "h", {"tool"}, {0.5});
+  constexpr int kWriters = 2;
+  constexpr int kRounds = 2000;
+  std::atomic<int> writers_left{kWriters};
+  std::atomic<int> late_calls{0};  // callbacks run after remove_callback returned: must stay 0
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      const std::string callback = "queue_depth_" + std::to_string(w);
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string tool = "tool" + std::to_string(i % 20);
+        calls.labels({tool}).inc();
+        latency.labels({tool}).observe(i % 2 == 0 ? 0.25 : 1.0);
+        if (i % 100 == 0) {
+          auto alive = std::make_shared<std::atomic<bool>>(true);
+          r.callback_gauge(callback, "h", [alive, &late_calls] {
+            if (!alive->load()) late_calls.fetch_add(1);
+            return 1.0;
+          });
+          std::this_thread::yield();
+          EXPECT_TRUE(r.remove_callback(callback));
+          alive->store(false);
+        }
+      }
+      writers_left.fetch_sub(1);
+    });
+  }
+  // The scraper: a counter never goes down between two scrapes, and every scrape renders.
+  double last_total = 0;
+  int scrapes = 0;
+  for (int guard = 0; guard < 1'000'000 && (writers_left.load() > 0 || scrapes == 0); ++guard) {
+    const auto families = r.collect();
+    const auto* f = find(families, "calls_total");
+    ASSERT_NE(f, nullptr);
+    double total = 0;
+    for (const auto& s : f->samples) total += s.value;
+    EXPECT_GE(total, last_total);
+    last_total = total;
+    EXPECT_FALSE(render(families).empty());
+    ++scrapes;
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(scrapes, 0);
+  EXPECT_EQ(late_calls.load(), 0);
+  double total = 0;
+  for (int i = 0; i < 20; ++i) total += calls.labels({"tool" + std::to_string(i)}).value();
+  EXPECT_EQ(total, kWriters * kRounds);
+  EXPECT_EQ(latency.labels({"tool0"}).count(), static_cast<std::uint64_t>(kWriters * kRounds / 20));
 }
 
 TEST(Histogram, BucketMathIsCumulativeAndInclusive) {
