@@ -25,11 +25,10 @@
 #include <thread>
 
 #include "app/privileges.hpp"
+#include "app/public_pipeline.hpp"
 #include "core/secrets.hpp"
 #include "guard/client_address.hpp"
 #include "guard/guard.hpp"
-#include "guard/auth/resource_metadata.hpp"
-#include "guard/call_policy.hpp"
 #include "guard/security_headers.hpp"
 #include "app/gateway_metrics.hpp"
 #include "app/recording.hpp"
@@ -154,100 +153,9 @@ class StatusWriter final : public net::ResponseWriter {
   net::ResponseWriter& inner_;
 };
 
-net::Response json_reply(http::status status, const json::value& body, std::string_view type = "application/json") {
-  net::Response res{status, 11};
-  res.set(http::field::content_type, type);
-  res.set(http::field::cache_control, "no-store");
-  res.body() = json::serialize(body);
-  return res;
-}
-
-// Built outside coroutines: GCC 12 mis-compiles brace-initialised JSON inside them.
-net::Response public_health_reply() {
-  return json_reply(http::status::ok, json::object{{"status", "pass"}}, "application/health+json");
-}
-
-// Documents are read with GET (or HEAD); any other method, unknown ones included, is 405.
-net::Response method_not_allowed_reply(unsigned version) {
-  auto res = net::text_response(http::status::method_not_allowed, "method not allowed", version);
-  res.set(http::field::allow, "GET, HEAD");
-  return res;
-}
-
 net::Response readiness_reply(bool ready) {
   return json_reply(ready ? http::status::ok : http::status::service_unavailable,
                     json::object{{"ready", ready}});
-}
-
-// Adds the security headers (and whatever the guards left, e.g. RateLimit) to every reply a
-// handler sends, so no handler can forget them.
-class HeaderingWriter final : public net::ResponseWriter {
- public:
-  HeaderingWriter(net::ResponseWriter& inner, const guard::SecurityHeaders& security, bool tls,
-                  const guard::HeaderList* extra = nullptr)
-      : inner_(inner), security_(security), tls_(tls), extra_(extra) {}
-
-  asio::awaitable<bool> send(net::Response response) override {
-    decorate(response);
-    co_return co_await inner_.send(std::move(response));
-  }
-  asio::awaitable<bool> start_stream(http::response<http::empty_body> header) override {
-    decorate(header);
-    co_return co_await inner_.start_stream(std::move(header));
-  }
-  asio::awaitable<bool> write_chunk(std::string_view data) override { return inner_.write_chunk(data); }
-  asio::awaitable<bool> finish_stream() override { return inner_.finish_stream(); }
-  bool streaming() const override { return inner_.streaming(); }
-
- private:
-  void decorate(http::fields& fields) const {
-    security_.apply(fields, tls_);
-    if (extra_) {
-      for (const auto& [name, value] : *extra_) fields.set(name, value);
-    }
-  }
-  net::ResponseWriter& inner_;
-  const guard::SecurityHeaders& security_;
-  bool tls_;
-  const guard::HeaderList* extra_;
-};
-
-std::string path_of(const net::Request& req) {
-  std::string_view target(req.target().data(), req.target().size());
-  auto q = target.find('?');
-  return std::string(target.substr(0, q));
-}
-
-// What a configuration reload replaces as a whole; requests hold the one they started with.
-struct Generation {
-  core::Config config;
-  std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams;
-  std::shared_ptr<mcp::Router> router;
-  guard::GuardChain guards;
-  guard::SecurityHeaders security_headers;
-  // POSTs being handled with this generation: a reload stops the upstreams it replaces only once
-  // these are answered (requests between taking the snapshot and starting their call included).
-  mutable std::atomic<std::size_t> posts_in_flight{0};
-};
-
-// Counts one POST against the generation it started with.
-class PostInFlight {
- public:
-  explicit PostInFlight(const Generation& gen) : gen_(gen) { ++gen_.posts_in_flight; }
-  ~PostInFlight() { --gen_.posts_in_flight; }
-  PostInFlight(const PostInFlight&) = delete;
-  PostInFlight& operator=(const PostInFlight&) = delete;
-
- private:
-  const Generation& gen_;
-};
-
-std::shared_ptr<Generation> make_generation(core::Config config, const guard::GuardResources& resources) {
-  auto gen = std::make_shared<Generation>();
-  gen->config = std::move(config);
-  gen->guards = guard::GuardChain::standard(gen->config, resources);
-  gen->security_headers = guard::SecurityHeaders(gen->config.headers);
-  return gen;
 }
 
 bool on_loopback(const std::string& host_port) {
@@ -257,35 +165,6 @@ bool on_loopback(const std::string& host_port) {
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(host, ec);
   return !ec && address.is_loopback();
-}
-
-// Per-tool allowlists only matter once callers are authenticated.
-void attach_policy(Generation& gen) {
-  if (gen.config.auth.enabled()) gen.router->set_policy(std::make_shared<guard::ToolAllowlistPolicy>());
-}
-
-// The MCP calls in a POST body, for guards that limit by method or tool. Tool names take the
-// form a policy sees (`<upstream><sep><tool>` on pass-through routes). Unparseable bodies yield
-// nothing here; the endpoint answers them with the proper JSON-RPC error.
-std::vector<guard::CallPeek> peek_calls(const net::Request& req, const std::string& path, const Generation& gen) {
-  std::vector<guard::CallPeek> calls;
-  if (req.method() != http::verb::post) return calls;
-  std::string route;
-  if (path.rfind("/mcp/", 0) == 0) route = path.substr(5);
-  auto parsed = mcp::parse_body(req.body(), mcp::ParseLimits{gen.config.limits.max_json_depth});
-  if (!parsed.body) return calls;
-  for (const auto& m : parsed.body->messages) {
-    if (m.kind != mcp::MessageKind::request) continue;
-    guard::CallPeek call{std::string(m.method()), {}, {}};
-    if (call.method == "tools/call" && m.params()) {
-      if (const auto* name = m.params()->if_contains("name"); name && name->is_string()) {
-        call.tool = gen.router->policy_tool_name(route, name->get_string());
-      }
-      if (const auto* args = m.params()->if_contains("arguments")) call.arguments = *args;
-    }
-    calls.push_back(std::move(call));
-  }
-  return calls;
 }
 
 struct Runtime {
@@ -319,101 +198,9 @@ struct Runtime {
   std::atomic<bool> ready{false};
 };
 
-// Denied and rate-limited requests are interactions too: the knowledge base sees every attempt.
-mcp::InteractionRecord rejected_record(const guard::RequestContext& ctx, const guard::Rejection& rejection,
-                                       const std::string& separator) {
-  mcp::InteractionRecord r;
-  r.method = ctx.calls.empty() ? std::string("http ") + std::string(ctx.request.method_string()) : ctx.calls.front().method;
-  if (ctx.path.rfind("/mcp/", 0) == 0) r.upstream = ctx.path.substr(5);
-  if (!ctx.calls.empty() && !ctx.calls.front().tool.empty()) {
-    // Policy form "<upstream><sep><tool>": the same columns as a call that went through.
-    const auto& policy_name = ctx.calls.front().tool;
-    auto at = policy_name.find(separator);
-    if (at != std::string::npos) {
-      r.upstream = policy_name.substr(0, at);
-      r.tool = policy_name.substr(at + separator.size());
-    } else {
-      r.tool = policy_name;
-    }
-    r.arguments = ctx.calls.front().arguments;
-  }
-  r.client = ctx.caller.authenticated ? ctx.caller.name : "anonymous";
-  const auto code = static_cast<unsigned>(rejection.status);
-  r.status = code == 429 ? "rate_limited" : code == 503 ? "unavailable" : "denied";
-  r.error_code = static_cast<int>(code);
-  r.error_message = rejection.reason;
-  r.request_bytes = ctx.request.body().size();
-  return r;
-}
-
-// RFC 9728: where MCP clients learn which authorization server issues tokens for this resource.
-net::Response protected_resource_reply(const core::AuthConfig& auth) {
-  guard::auth::ResourceMetadata m;
-  m.resource = auth.resource;
-  m.authorization_servers = auth.authorization_servers;
-  if (m.authorization_servers.empty() && auth.jwt) m.authorization_servers = {auth.jwt->issuer};
-  m.scopes_supported = auth.scopes_supported;
-  net::Response res{http::status::ok, 11};
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "max-age=3600");
-  res.body() = guard::auth::resource_metadata_document(m);
-  return res;
-}
-
-std::shared_ptr<const mcp::RequestCaller> caller_of(const guard::RequestContext& ctx) {
-  auto caller = std::make_shared<mcp::RequestCaller>();
-  caller->name = ctx.caller.name;
-  caller->tools = ctx.caller.tools;
-  caller->scopes = ctx.caller.scopes;
-  caller->authenticated = ctx.caller.authenticated;
-  caller->address = ctx.client_text;
-  return caller;
-}
-
-asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::ResponseWriter& raw_writer,
+asio::awaitable<void> public_handler(Runtime& rt, net::Request& req, net::ResponseWriter& writer,
                                      const net::ConnectionInfo& conn) {
-  const auto gen = rt.snapshot();
-  std::optional<PostInFlight> in_flight;
-  if (req.method() == http::verb::post) in_flight.emplace(*gen);
-  guard::RequestContext ctx(req, conn);
-  HeaderingWriter writer(raw_writer, gen->security_headers, conn.tls, &ctx.response_headers);
-  if (gen->guards.needs_calls()) ctx.calls = peek_calls(req, path_of(req), *gen);
-  if (auto rejection = co_await gen->guards.run(ctx)) {
-    if (ctx.path == "/mcp" || ctx.path.rfind("/mcp/", 0) == 0) {
-      // What was attempted, for the record (parsed only now unless a guard needed it already).
-      if (ctx.calls.empty()) ctx.calls = peek_calls(req, ctx.path, *gen);
-      rt.records->record(rejected_record(ctx, *rejection, gen->config.federation.separator));
-    }
-    co_await writer.send(guard::reject(*rejection, rt.rejections, req.version()));
-    co_return;
-  }
-  auto path = path_of(req);
-  const bool read_only = req.method() == http::verb::get || req.method() == http::verb::head;
-  if (!read_only && (path == "/healthz" || path.rfind("/.well-known/", 0) == 0)) {
-    co_await writer.send(method_not_allowed_reply(req.version()));
-    co_return;
-  }
-  if (path == "/healthz") {
-    co_await writer.send(public_health_reply());
-    co_return;
-  }
-  if (path.rfind(guard::auth::kWellKnownProtectedResource, 0) == 0 && !gen->config.auth.resource.empty()) {
-    co_await writer.send(protected_resource_reply(gen->config.auth));
-    co_return;
-  }
-  auto caller = caller_of(ctx);
-  if (path == "/mcp" || path == "/mcp/") {
-    co_await rt.endpoint->handle(req, writer, "", caller);
-    co_return;
-  }
-  if (path.rfind("/mcp/", 0) == 0) {
-    auto name = path.substr(5);
-    if (gen->router->has_upstream(name)) {
-      co_await rt.endpoint->handle(req, writer, name, caller);
-      co_return;
-    }
-  }
-  co_await writer.send(net::text_response(http::status::not_found, "not found", req.version()));
+  co_await handle_public(rt.snapshot(), *rt.endpoint, *rt.records, rt.rejections, req, writer, conn);
 }
 
 // Forecasts and the trigger conditions that hold, from the supervisor's last sample.
@@ -842,16 +629,6 @@ void register_runtime_metrics(Runtime& rt) {
   });
 }
 
-net::ServerLimits limits_from(const core::Config& c) {
-  net::ServerLimits l;
-  l.max_body_bytes = c.limits.max_body_bytes;
-  l.max_header_bytes = c.limits.max_header_bytes;
-  l.header_timeout = c.limits.header_timeout;
-  l.idle_timeout = c.limits.idle_timeout;
-  l.max_connections = c.limits.max_connections;
-  return l;
-}
-
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& e) {
   auto a = e.address();
   std::string out = a.to_string();
@@ -914,8 +691,7 @@ asio::awaitable<void> reload(Runtime& rt, asio::any_io_executor ex, std::string 
     }
   }
   for (auto& up : started) co_await up->start();
-  next->router = std::make_shared<mcp::Router>(c, next->upstreams, rt.records);
-  attach_policy(*next);
+  attach_router(*next, rt.records);
   rt.guard_resources = resources;
   rt.install(next);
   rt.endpoint->replace_router(next->router);
@@ -999,8 +775,7 @@ int serve(core::Config config, const ServeOptions& options) {
     for (const auto& u : config.upstreams) {
       gen->upstreams[u.name] = std::make_shared<upstream::Upstream>(ioc.get_executor(), u);
     }
-    gen->router = std::make_shared<mcp::Router>(config, gen->upstreams, rt.records);
-    attach_policy(*gen);
+    attach_router(*gen, rt.records);
     rt.endpoint = std::make_shared<mcp::StreamableHttpEndpoint>(config, gen->router);
     rt.install(gen);
   }

@@ -107,12 +107,24 @@ std::vector<std::string_view> GuardChain::names() const {
   return out;
 }
 
+namespace {
+// Messages quote request headers (Host, Origin), which may hold any bytes; Boost.JSON writes
+// strings unvalidated, so anything but printable ASCII becomes '?' to keep the body valid JSON.
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  }
+  return out;
+}
+}  // namespace
+
 net::Response reject(const Rejection& rejection, RejectionCounters& counters, unsigned version) {
   counters.add(rejection.reason);
   spdlog::info("request rejected: {} ({})", rejection.reason, static_cast<int>(rejection.status));
   boost::json::object body{{"jsonrpc", "2.0"},
                            {"id", nullptr},
-                           {"error", boost::json::object{{"code", -32000}, {"message", rejection.message}}}};
+                           {"error", boost::json::object{{"code", -32000}, {"message", printable(rejection.message)}}}};
   net::Response res{rejection.status, version};
   res.set(http::field::content_type, "application/json");
   res.set(http::field::cache_control, "no-store");

@@ -2,6 +2,7 @@
 #include "guard/client_address.hpp"
 #include "guard/security_headers.hpp"
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 using namespace bastion;
@@ -50,6 +51,21 @@ TEST(OriginGuard, ConfiguredOriginsOnPublicListener) {
   EXPECT_TRUE(run(g, request("mcp.example.com", "https://evil.example.com"), conn));
   EXPECT_TRUE(run(g, request("mcp.example.com", "http://localhost"), conn))
       << "loopback origins are only trusted on loopback listeners";
+}
+
+// Found by fuzz_http_request: a Host header with bytes that are not UTF-8 was quoted into the
+// JSON-RPC error as they were, and the reply was not JSON a client could parse.
+TEST(GuardChain, RejectionQuotingHeaderBytesIsValidJson) {
+  guard::OriginGuard g({});
+  auto r = run(g, request("127.0\x8e\xff\x01\"x"), on("127.0.0.1"));
+  ASSERT_TRUE(r);
+  guard::RejectionCounters counters;
+  auto res = guard::reject(*r, counters);
+  boost::system::error_code ec;
+  auto body = boost::json::parse(res.body(), ec);
+  ASSERT_FALSE(ec) << res.body();
+  EXPECT_EQ(body.at("error").at("message").as_string(),
+            "Forbidden: Host '127.0???\"x' is not allowed on a loopback listener");
 }
 
 TEST(GuardChain, RejectCountsByReason) {

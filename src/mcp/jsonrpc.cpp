@@ -147,11 +147,40 @@ std::optional<Message> parse_upstream_line(std::string_view line, std::size_t ma
   return classify(std::move(doc), f);
 }
 
+namespace {
+// Bastion's own messages quote client input (header values, a decoded Mcp-Name), which may be any
+// bytes; Boost.JSON writes strings unvalidated, so invalid UTF-8 becomes U+FFFD here.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                        : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (ok && n > 2) {  // no overlong forms, surrogates or code points past U+10FFFF
+      const auto d = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xE0 && d < 0xA0) && !(c == 0xED && d >= 0xA0) && !(c == 0xF0 && d < 0x90) &&
+           !(c == 0xF4 && d >= 0x90);
+    }
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+}  // namespace
+
 json::object make_error(const json::value& id, int error_code, std::string_view message,
                         const json::value* data) {
   json::object err;
   err["code"] = error_code;
-  err["message"] = message;
+  err["message"] = valid_utf8(message);
   if (data) err["data"] = *data;
   json::object out;
   out["jsonrpc"] = "2.0";

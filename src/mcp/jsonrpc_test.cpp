@@ -95,3 +95,15 @@ TEST(JsonRpc, HugeOrFractionalNumericIdsAreInvalidWithoutUndefinedBehaviour) {
   auto ok = parse_body(R"({"jsonrpc":"2.0","id":3.0,"method":"ping"})", {});
   EXPECT_TRUE(ok.body);
 }
+
+// Found by fuzz_http_request: an MCP-Protocol-Version header with bytes that are not UTF-8 was
+// quoted into the header-mismatch error as it was, and the 400 body was not JSON.
+TEST(JsonRpc, ErrorMessageQuotingInvalidUtf8StaysJson) {
+  auto err = bastion::mcp::make_error(json::value(7), -32020, "value '2026-0\xd1\xd2" "8' \xc3\xa9 \xed\xa0\x80 \xf4\x90\x80\x80");
+  boost::system::error_code ec;
+  auto parsed = json::parse(json::serialize(err), ec);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(parsed.at("error").at("message").as_string(),
+            "value '2026-0\xef\xbf\xbd\xef\xbf\xbd" "8' \xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+            "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+}

@@ -125,8 +125,8 @@ asio::awaitable<bool> handshake(std::shared_ptr<Link> link, std::chrono::millise
   co_return true;
 }
 
-Upstream::Upstream(asio::any_io_executor ex, core::UpstreamConfig config)
-    : ex_(asio::make_strand(ex)), config_(std::move(config)) {
+Upstream::Upstream(asio::any_io_executor ex, core::UpstreamConfig config, LinkMaker maker)
+    : ex_(asio::make_strand(ex)), config_(std::move(config)), maker_(std::move(maker)) {
   if (!config_.is_stdio()) http_pool_ = make_http_pool(ex, config_);
 }
 
@@ -175,7 +175,7 @@ asio::awaitable<std::shared_ptr<Link>> Upstream::start_replica(std::shared_ptr<S
     std::lock_guard lock(mutex_);
     id = next_replica_id_++;
   }
-  auto link = make_link(ex_, config_, id, http_pool_);
+  auto link = maker_ ? maker_(ex_, config_, id) : make_link(ex_, config_, id, http_pool_);
   if (!link) {
     error = "cannot create link";
     co_return nullptr;
@@ -208,7 +208,7 @@ asio::awaitable<std::shared_ptr<Link>> Upstream::start_replica(std::shared_ptr<S
           });
         }
       }});
-  auto spawned = start_link(link);
+  auto spawned = maker_ ? StartResult{true, {}} : start_link(link);
   if (!spawned) {
     error = spawned.error();
     co_return nullptr;
@@ -431,9 +431,9 @@ std::shared_ptr<Link> Upstream::create_dedicated() {
     std::lock_guard lock(mutex_);
     id = next_replica_id_++;
   }
-  auto link = make_link(ex_, config_, id, http_pool_);
+  auto link = maker_ ? maker_(ex_, config_, id) : make_link(ex_, config_, id, http_pool_);
   if (!link) return nullptr;
-  auto started = start_link(link);
+  auto started = maker_ ? StartResult{true, {}} : start_link(link);
   if (!started) {
     std::lock_guard lock(mutex_);
     last_error_ = started.error();

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,9 +61,15 @@ struct UpstreamStatus {
   std::size_t in_flight = 0;
 };
 
+// Makes the link of one replica (or dedicated session), ready for its handshake; nullptr when it
+// cannot. The default builds and starts the configured transport; the HTTP fuzz target passes an
+// in-process one.
+using LinkMaker = std::function<std::shared_ptr<Link>(boost::asio::any_io_executor ex,
+                                                      const core::UpstreamConfig& config, int replica)>;
+
 class Upstream : public std::enable_shared_from_this<Upstream> {
  public:
-  Upstream(boost::asio::any_io_executor ex, core::UpstreamConfig config);
+  Upstream(boost::asio::any_io_executor ex, core::UpstreamConfig config, LinkMaker maker = {});
   const core::UpstreamConfig& config() const { return config_; }
   const std::string& name() const { return config_.name; }
   bool per_client() const { return config_.sessions == core::UpstreamConfig::Sessions::per_client; }
@@ -120,6 +127,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
 
   boost::asio::any_io_executor ex_;
   core::UpstreamConfig config_;
+  LinkMaker maker_;  // empty: the configured transport
   mutable std::mutex mutex_;
   std::shared_ptr<net::client::HttpClientPool> http_pool_;  // HTTP upstreams only
   std::vector<std::shared_ptr<Slot>> slots_;  // changed on the strand, under mutex_

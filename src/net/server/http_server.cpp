@@ -264,6 +264,11 @@ asio::awaitable<boost::system::error_code> read_body_within(Stream& stream, beas
 
 }  // namespace
 
+void apply_limits(http::request_parser<http::string_body>& parser, const ServerLimits& limits) {
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+}
+
 Response text_response(http::status status, std::string_view body, unsigned version) {
   Response res{status, version};
   res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -430,8 +435,7 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
     c.idle = false;
     // ...then the whole header within the header timeout, and the body within the same again.
     http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(c.limits.max_header_bytes));
-    parser.body_limit(c.limits.max_body_bytes);
+    apply_limits(parser, c.limits);
     tcp_layer.expires_never();  // our own timers, so a late client still gets its 408
     auto hec = co_await read_header_within(stream, buffer, parser, c.limits.max_header_bytes, c.limits.header_timeout);
     std::optional<Refusal> refusal;

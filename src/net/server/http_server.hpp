@@ -99,6 +99,9 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   std::shared_ptr<Registry> registry_;
 };
 
+// The request parser's header and body limits, as every connection sets them.
+void apply_limits(http::request_parser<http::string_body>& parser, const ServerLimits& limits);
+
 // A plain-text error reply with the given status (used for transport-level failures).
 Response text_response(http::status status, std::string_view body, unsigned version = 11);
 
