@@ -42,3 +42,17 @@ function(bastion_test name)
     add_dependencies(tsan_tests ${name})
   endif()
 endfunction()
+
+# bastion_benchmark(NAME SOURCES ... DEPS ...) -> a Google Benchmark binary, run by ctest once as a
+# smoke with minimal time (label bench), never as a timed test. The root declares
+# BASTION_BUILD_BENCH (default ON) after the modules are added: unset means the default.
+function(bastion_benchmark name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  if(NOT BASTION_BUILD_TESTS OR (DEFINED BASTION_BUILD_BENCH AND NOT BASTION_BUILD_BENCH))
+    return()
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} benchmark::benchmark bastion_warnings)
+  add_test(NAME ${name} COMMAND ${name} --benchmark_min_time=0.01)
+  set_tests_properties(${name} PROPERTIES LABELS bench TIMEOUT 120)
+endfunction()
