@@ -82,6 +82,16 @@ function heartbeat(base) {
   return { async stop() { running = false; await done; return stats; } };
 }
 
+// The end of a fault run: stop the heartbeat, print what happened, check Bastion outlived it all.
+async function finishFaultRun(b, beat, report) {
+  const stats = await beat.stop();
+  report.push(`meanwhile ${stats.ok} calls to another upstream succeeded, ${stats.failed.length} failed`);
+  console.log(report.map((l) => `# ${l}`).join('\n'));
+  assert.ok(b.alive(), 'bastion is still running');
+  await b.stop();
+  return stats;
+}
+
 async function health(admin) {
   return (await fetch(`${admin}/healthz`)).json();
 }
@@ -179,11 +189,7 @@ test('stdio upstream faults: each call gets a result or a clear error, others ke
     assertError(r, -32003, /unavailable/);
     report.push(`closed stdin: next call error ${r.reply.error.code} in ${r.ms} ms, recovered in ${await recovery(b.base, 'deaf')} ms`);
   } finally {
-    const stats = await beat.stop();
-    report.push(`meanwhile ${stats.ok} calls to another upstream succeeded, ${stats.failed.length} failed`);
-    console.log(report.map((l) => `# ${l}`).join('\n'));
-    assert.ok(b.alive(), 'bastion is still running');
-    await b.stop();
+    const stats = await finishFaultRun(b, beat, report);
     assert.deepEqual(stats.failed, []);
     assert.ok(stats.ok > 10, `heartbeat calls: ${stats.ok}`);
   }
@@ -368,11 +374,7 @@ test('HTTP upstream faults: refused, reset, stalled headers, broken SSE each giv
     await until(async () => (await callTool(b.base, 'web', 'echo', { message: 'back' })).reply?.result, 10000, 'the HTTP upstream to serve again');
     report.push(`HTTP upstream restarted: serving again after ${Date.now() - t0} ms`);
   } finally {
-    const stats = await beat.stop();
-    report.push(`meanwhile ${stats.ok} calls to another upstream succeeded, ${stats.failed.length} failed`);
-    console.log(report.map((l) => `# ${l}`).join('\n'));
-    assert.ok(b.alive(), 'bastion is still running');
-    await b.stop();
+    const stats = await finishFaultRun(b, beat, report);
     await upstream.stop().catch(() => {});
     assert.deepEqual(stats.failed, []);
   }
