@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# bench/run.sh — tools/call through Bastion vs the same upstream directly, measured with wrk.
+# bench/run.sh — tools/call through Bastion vs the same upstream directly, and vs other front
+# doors (nginx with the seed's config, supergateway, mcp-proxy), measured with wrk.
 #
 # Loopback only; installs nothing. Starts bastion-bench-echo (the upstream), one Bastion per
-# upstream kind (Streamable HTTP → the echo server; stdio → bastion-demo-agent when present), runs
-# wrk at several concurrencies, interleaving direct and Bastion runs round after round, and
-# reports medians: a Markdown table on stdout and a JSON file. Every process it starts is stopped
-# by PID on exit. See docs/benchmarks.md for how to read the numbers.
+# upstream kind (Streamable HTTP → the echo server; stdio → bastion-demo-agent when present), and
+# the peers a selected scenario needs (nginx from the system, the npm ones from
+# bench/peers/node_modules), runs wrk at several concurrencies, interleaving the scenarios round
+# after round, and reports medians: a Markdown table on stdout and a JSON file. Every process it
+# starts is stopped by PID on exit. See docs/benchmarks.md for how to read the numbers.
 #
 # Exit status: 0 all selected scenarios ran without a single error; 1 a scenario failed or
 # counted errors (unless listed in --allow-fail); 2 usage; 77 a required tool (wrk, curl,
-# python3) is missing (ctest treats 77 as "skipped").
+# python3) is missing, or a selected scenario was skipped because its peer is not installed and
+# none failed (ctest treats 77 as "skipped"; the other scenarios still ran and are reported).
 set -euo pipefail
 
 ORIG_ARGS=("$@")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 
-# Every scenario: name | server | path | era | tool | baseline (the direct run it is compared with).
-# To compare another front door (nginx, supergateway, mcp-proxy ...), add a start_<server>
-# function below and rows here.
+# Every scenario: name | server | path | era | tool | baseline (the direct run it is compared with)
+# [| versus: for another front door, the Bastion scenario compared with it as Bastion ÷ peer].
+# To compare another front door, add a start_<server> function below and rows here.
 SCENARIO_TABLE=(
   "direct-2026|echo|/mcp|2026|echo|"
   "bastion-http-2026|bastion-http|/mcp/echo|2026|echo|direct-2026"
@@ -38,6 +41,14 @@ SCENARIO_TABLE=(
   "record-sqlite-2026|bastion-http|/mcp/echo|2026|echo|record-off-2026"
   "record-sqlite-sync-2026|bastion-sqlite-sync|/mcp/echo|2026|echo|record-off-2026"
   "record-pg-2026|bastion-pg|/mcp/echo|2026|echo|record-off-2026"
+  # Other front doors (bench/peers/). nginx with the seed's front door (bench/peers/nginx.conf.in:
+  # TLS, headers, limit_req, auth_request, upstream keep-alive) in front of the same echo server;
+  # supergateway and mcp-proxy (npm) in front of the same stdio agent as bastion-stdio. Those two
+  # are session-based, so they are measured in a 2025 session.
+  "nginx-secure-2026|nginx|/mcp|2026|echo|direct-2026|bastion-secure-2026"
+  "nginx-secure-2025|nginx|/mcp|2025|echo|direct-2025|bastion-secure-2025"
+  "supergateway-stdio-2025|supergateway|/mcp|2025|echo|direct-2025|bastion-stdio-2025"
+  "mcp-proxy-stdio-2025|mcp-proxy|/mcp|2025|echo|direct-2025|bastion-stdio-2025"
 )
 DEFAULT_SCENARIOS="direct-2026,bastion-http-2026,direct-2025,bastion-http-2025,bastion-stdio-2026"
 
@@ -54,6 +65,10 @@ usage: bench/run.sh [options]
                         known: $(for s in "${SCENARIO_TABLE[@]}"; do printf '%s ' "${s%%|*}"; done)
                         bastion-secure-*: TLS + bearer token + rate-limit zone, compared with
                         bastion-http-* (select both; needs openssl)
+                        nginx-secure-*: nginx (Debian package) with the seed's front door,
+                        compared with bastion-secure-*; supergateway-*, mcp-proxy-*: npm stdio
+                        bridges, compared with bastion-stdio-2025 (install: cd bench/peers &&
+                        npm ci). A peer that is not installed skips its scenarios.
   --allow-fail LIST     scenarios whose failure does not fail the run (reported all the same)
   --wrk-cpu N           CPU for wrk (default 1)
   --server-cpu N        CPU for the echo server, Bastion and its agents (default 0)
@@ -166,12 +181,13 @@ fi
 log "echo server: $echo_bin; demo agent: ${demo_bin:-not found}"
 
 # ---- scenarios ---------------------------------------------------------------------------------
-declare -A SC_SERVER SC_PATH SC_ERA SC_TOOL SC_BASE SC_STATUS SC_REASON
+declare -A SC_SERVER SC_PATH SC_ERA SC_TOOL SC_BASE SC_VERSUS SC_STATUS SC_REASON
 ALL_NAMES=()
 for row in "${SCENARIO_TABLE[@]}"; do
-  IFS='|' read -r name server path era tool base <<<"$row"
+  IFS='|' read -r name server path era tool base versus <<<"$row"
   ALL_NAMES+=("$name")
   SC_SERVER[$name]=$server SC_PATH[$name]=$path SC_ERA[$name]=$era SC_TOOL[$name]=$tool SC_BASE[$name]=$base
+  SC_VERSUS[$name]=$versus
 done
 SELECTED=()
 [ "$scenarios" != all ] || scenarios=$(IFS=,; echo "${ALL_NAMES[*]}")
@@ -188,12 +204,29 @@ fail_scenario() {  # name reason
     log "FAILED $1: $2"
   fi
 }
+skip_scenario() {  # name reason: its peer is not installed; the run goes on without it
+  SC_STATUS[$1]=skipped SC_REASON[$1]=$2
+  log "SKIPPED $1: $2"
+}
 
 # ---- processes ---------------------------------------------------------------------------------
 tmp=$(mktemp -d /tmp/bastion-bench.XXXXXX)
 chmod 755 "$tmp"  # Bastion drops privileges (run_as) and must still reach its data dir here
 [ -n "$results" ] || { if [ $smoke = 1 ]; then results=$tmp/results.json; else results=$BENCH/results/latest.json; fi; }
 PIDS=()
+
+# All descendants of a process (a peer may run its stdio agent through a shell), depth-bounded.
+descendants() {  # pid -> pids, one a line
+  local level=("$1") next kid depth
+  for ((depth = 0; depth < 8 && ${#level[@]} > 0; depth++)); do
+    next=()
+    for kid in $(for p in "${level[@]}"; do pgrep -P "$p"; done); do
+      echo "$kid"
+      next+=("$kid")
+    done
+    level=("${next[@]}")
+  done
+}
 
 # True while a process runs (a zombie, exited but not yet reaped, does not count).
 alive() {
@@ -204,9 +237,9 @@ alive() {
 }
 
 # shellcheck disable=SC2317  # stop_pid and cleanup run from the EXIT trap
-stop_pid() {  # TERM, then KILL after 5 s; its children (stdio agents) must be gone too
+stop_pid() {  # TERM, then KILL after 5 s; its descendants (stdio agents, workers) must be gone too
   local pid=$1 kids i
-  kids=$(pgrep -P "$pid" || true)
+  kids=$(descendants "$pid")
   if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 250; i++)); do alive "$pid" || break; sleep 0.02; done
@@ -256,7 +289,7 @@ wait_for_line() {  # file pattern pid seconds
   return 1
 }
 
-declare -A SERVER_URL SERVER_PID SERVER_ERR SERVER_LOG
+declare -A SERVER_URL SERVER_PID SERVER_ERR SERVER_LOG SERVER_SKIP
 RSS_FILE=$tmp/rss.tsv
 : >"$RSS_FILE"
 
@@ -264,7 +297,7 @@ rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>
 record_rss() {  # server phase
   local pid=${SERVER_PID[$1]} kid
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$(rss_kib "$pid")" "$pid" >>"$RSS_FILE"
-  for kid in $(pgrep -P "$pid" || true); do
+  for kid in $(descendants "$pid"); do
     printf '%s\t%s\t%s\t%s\n' "$1/child" "$2" "$(rss_kib "$kid")" "$kid" >>"$RSS_FILE"
   done
 }
@@ -326,6 +359,19 @@ EOF
   record_rss "$name" idle
 }
 
+# A self-signed EC P-256 certificate for localhost and 127.0.0.1: DIR/cert.pem, DIR/key.pem.
+make_cert() {  # server dir
+  command -v openssl >/dev/null || { SERVER_ERR[$1]="openssl not found (apt-get install openssl)"; return 1; }
+  if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost \
+      -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$2/key.pem" -out "$2/cert.pem" \
+      >"$2/openssl.log" 2>&1; then
+    SERVER_ERR[$1]="openssl req failed: $(tail -3 "$2/openssl.log" | tr '\n' ' ')"
+    return 1
+  fi
+  # Bastion drops to nobody when started as root and reloads both files later: let it read them.
+  chmod 644 "$2/key.pem" "$2/cert.pem"
+}
+
 # Bastion with its whole front door on: TLS on the public listener (self-signed EC P-256), a
 # Bastion bearer token, and a rate-limit zone keyed by token that is far too high to trigger.
 declare -A SERVER_CACERT SERVER_AUTH
@@ -335,16 +381,8 @@ start_bastion_secure() {
     SERVER_ERR[$name]="bastion binary not found (build it or pass --bastion)"
     return 1
   fi
-  command -v openssl >/dev/null || { SERVER_ERR[$name]="openssl not found (apt-get install openssl)"; return 1; }
   mkdir -p "$dir" && chmod 755 "$dir"
-  if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost \
-      -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
-      >"$dir/openssl.log" 2>&1; then
-    SERVER_ERR[$name]="openssl req failed: $(tail -3 "$dir/openssl.log" | tr '\n' ' ')"
-    return 1
-  fi
-  # Bastion drops to nobody when started as root and reloads both files later: let it read them.
-  chmod 644 "$dir/key.pem" "$dir/cert.pem"
+  make_cert "$name" "$dir" || return 1
   if ! token=$("$bastion_bin" token create bench --tokens-file "$dir/tokens" 2>"$dir/token.log" | tail -1) ||
      [ -z "$token" ]; then
     SERVER_ERR[$name]="bastion token create failed: $(tail -3 "$dir/token.log" | tr '\n' ' ')"
@@ -359,25 +397,137 @@ start_bastion_secure() {
   check_front_door "$name"
 }
 
-# The secure numbers mean something only if the door is really shut: a call without the token
-# must get 401, and an admitted call must have passed the rate-limit zone (its RateLimit headers).
-check_front_door() {  # server
-  local url=${SERVER_URL[$1]}/mcp/echo code body
+# The secure numbers mean something only if the door is really shut: a call without the token, or
+# with a wrong one, must get 401; an admitted call's headers are left in $tmp/door.headers.
+door_shut() {  # server path
+  local url=${SERVER_URL[$1]}$2 code body bad
   local args=("${CURL_BASE[@]}" --cacert "${SERVER_CACERT[$1]}" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo')
   body="{\"jsonrpc\":\"2.0\",\"id\":\"door\",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"x\"},$meta_2026}}"
   code=$("${args[@]}" -o /dev/null -w '%{http_code}' -d "$body" "$url" 2>/dev/null || true)
   if [ "$code" != 401 ]; then SERVER_ERR[$1]="a call without the bearer token got HTTP ${code:-nothing}, expected 401"; return 1; fi
-  "${args[@]}" -H "Authorization: ${SERVER_AUTH[$1]}" -o /dev/null \
-    -D "$tmp/door.headers" -d "$body" "$url" 2>/dev/null || true
+  bad="${SERVER_AUTH[$1]}x"
+  code=$("${args[@]}" -H "Authorization: $bad" -o /dev/null -w '%{http_code}' -d "$body" "$url" 2>/dev/null || true)
+  if [ "$code" != 401 ]; then SERVER_ERR[$1]="a call with a wrong bearer token got HTTP ${code:-nothing}, expected 401"; return 1; fi
+  code=$("${args[@]}" -H "Authorization: ${SERVER_AUTH[$1]}" -o /dev/null -w '%{http_code}' \
+    -D "$tmp/door.headers" -d "$body" "$url" 2>/dev/null || true)
+  if [ "$code" != 200 ]; then SERVER_ERR[$1]="a call with the bearer token got HTTP ${code:-nothing}, expected 200"; return 1; fi
+}
+# Bastion: shut, and an admitted call passed the rate-limit zone (its RateLimit headers).
+check_front_door() {  # server
+  door_shut "$1" /mcp/echo || return 1
   if ! grep -qi '^RateLimit-Policy:.*"bench"' "$tmp/door.headers"; then
     SERVER_ERR[$1]="an authenticated call carried no RateLimit-Policy of zone bench: $(head -c 300 "$tmp/door.headers" | tr '\r\n' '  ')"
     return 1
   fi
 }
 
+# A free loopback port for servers that cannot report the one they bound (nginx, the npm peers).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits (bounded) until a URL answers anything over HTTP while its process lives.
+wait_for_http() {  # url pid seconds [curl options...]
+  local i code
+  for ((i = 0; i < $3 * 10; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "${@:4}" "$1" 2>/dev/null || true)
+    if [ -n "$code" ] && [ "$code" != 000 ]; then return 0; fi
+    alive "$2" || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# nginx with the seed's front door (bench/peers/nginx.conf.in) in front of the echo server, with
+# its auth_request service: a second bastion-bench-echo that answers /auth for one bearer token.
+# Both are front-door CPU; the echo server behind is the upstream, as for bastion-secure.
+NGINX_BIN=""
+start_nginx() {
+  local name=nginx dir=$tmp/nginx port token auth_pid i
+  NGINX_BIN=$(command -v nginx || true)
+  [ -n "$NGINX_BIN" ] || { [ ! -x /usr/sbin/nginx ] || NGINX_BIN=/usr/sbin/nginx; }
+  if [ -z "$NGINX_BIN" ]; then
+    SERVER_SKIP[$name]="not installed: run apt-get install -y nginx"
+    return 1
+  fi
+  mkdir -p "$dir/tmp" && chmod 755 "$dir"
+  make_cert "$name" "$dir" || return 1
+  token=$(python3 -c 'import secrets; print("bench_" + secrets.token_urlsafe(32))')
+  (umask 077 && printf '%s\n' "$token" >"$dir/token")
+  "${PIN_SERVER[@]}" "$echo_bin" --port 0 --threads 1 --auth-token-file "$dir/token" \
+    >"$dir/auth.port" 2>"$dir/auth.log" &
+  auth_pid=$!
+  SERVER_PID[nginx-auth]=$auth_pid
+  PIDS+=("$auth_pid")
+  if ! wait_for_line "$dir/auth.port" '^[0-9][0-9]*$' "$auth_pid" 10; then
+    SERVER_ERR[$name]="the auth service did not start: $(tail -3 "$dir/auth.log" | tr '\n' ' ')"
+    return 1
+  fi
+  port=$(free_port)
+  sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@UPSTREAM@|${SERVER_URL[echo]#http://}|g" \
+    -e "s|@AUTH@|127.0.0.1:$(head -1 "$dir/auth.port")|g" "$BENCH/peers/nginx.conf.in" >"$dir/nginx.conf"
+  "${PIN_SERVER[@]}" "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/nginx.log" 2>&1 &
+  SERVER_PID[$name]=$! SERVER_LOG[$name]=$dir/error.log
+  PIDS+=("${SERVER_PID[$name]}")
+  SERVER_URL[$name]=https://127.0.0.1:$port SERVER_CACERT[$name]=$dir/cert.pem SERVER_AUTH[$name]="Bearer $token"
+  if ! wait_for_http "${SERVER_URL[$name]}/" "${SERVER_PID[$name]}" 10 --cacert "$dir/cert.pem"; then
+    SERVER_ERR[$name]="nginx did not start: $(cat "$dir/nginx.log" "$dir/error.log" 2>/dev/null | tail -3 | tr '\n' ' ')"
+    return 1
+  fi
+  # The master has started its worker once it answers; the worker's pid is what CPU is read from.
+  for ((i = 0; i < 50; i++)); do [ -n "$(descendants "${SERVER_PID[$name]}")" ] && break; sleep 0.02; done
+  log "$name on ${SERVER_URL[$name]} (pid ${SERVER_PID[$name]}, workers $(descendants "${SERVER_PID[$name]}" | tr '\n' ' ')auth service pid $auth_pid)"
+  record_rss "$name" idle
+  door_shut "$name" /mcp || return 1
+  local h
+  for h in Content-Security-Policy X-Frame-Options X-Content-Type-Options Referrer-Policy Strict-Transport-Security; do
+    if ! grep -qi "^$h:" "$tmp/door.headers"; then
+      SERVER_ERR[$name]="an admitted call lacks the $h header: $(head -c 400 "$tmp/door.headers" | tr '\r\n' '  ')"
+      return 1
+    fi
+  done
+}
+
+# The npm stdio bridges, installed by `npm ci` in bench/peers, in front of the same stdio agent as
+# bastion-stdio (the command lines their documentation gives). Pinned with Bastion's CPU: the node
+# process and its agent share the one server CPU as Bastion and its agent do.
+PEERS_BIN=$BENCH/peers/node_modules/.bin
+start_stdio_peer() {  # server (supergateway | mcp-proxy)
+  local name=$1 dir=$tmp/$1 port cmd=()
+  if [ ! -x "$PEERS_BIN/$name" ]; then
+    SERVER_SKIP[$name]="not installed: run (cd bench/peers && npm ci)"
+    return 1
+  fi
+  if [ -z "$demo_bin" ] || [ ! -x "$demo_bin" ]; then
+    SERVER_ERR[$name]="bastion-demo-agent not found (build it or pass --demo-agent)"
+    return 1
+  fi
+  mkdir -p "$dir"
+  port=$(free_port)
+  case $name in
+    # supergateway binds every interface (it has no option for the address); --stateful starts
+    # one agent per session.
+    supergateway) cmd=("$PEERS_BIN/supergateway" --stdio "$demo_bin" --outputTransport streamableHttp
+                       --stateful --port "$port" --logLevel none) ;;
+    mcp-proxy) cmd=("$PEERS_BIN/mcp-proxy" --host 127.0.0.1 --port "$port" -- "$demo_bin") ;;
+  esac
+  "${PIN_SERVER[@]}" "${cmd[@]}" >"$dir/peer.log" 2>&1 &
+  SERVER_PID[$name]=$! SERVER_LOG[$name]=$dir/peer.log
+  PIDS+=("${SERVER_PID[$name]}")
+  SERVER_URL[$name]=http://127.0.0.1:$port
+  # Node takes a few seconds to load on a busy machine.
+  if ! wait_for_http "${SERVER_URL[$name]}/mcp" "${SERVER_PID[$name]}" 60; then
+    SERVER_ERR[$name]="$name did not start: $(tail -3 "$dir/peer.log" | tr '\n' ' ')"
+    return 1
+  fi
+  log "$name on ${SERVER_URL[$name]} (pid ${SERVER_PID[$name]})"
+  record_rss "$name" idle
+}
+
 ensure_server() {  # server -> 0 when running
   local s=$1
   [ -n "${SERVER_ERR[$s]+x}" ] && return 1
+  [ -n "${SERVER_SKIP[$s]+x}" ] && return 1
   if [ -z "${SERVER_PID[$s]+x}" ]; then
     case $s in
       echo) start_echo || true ;;
@@ -405,6 +555,10 @@ ensure_server() {  # server -> 0 when running
             fi ;;
         esac
         [ -n "$store" ] && { start_bastion "$s" "echo: {url: \"${SERVER_URL[echo]}/mcp\"}" '{address: "127.0.0.1:0"}' '[]' "$store" || true; } ;;
+      nginx)
+        ensure_server echo || { SERVER_ERR[$s]="needs the echo server: ${SERVER_ERR[echo]}"; return 1; }
+        start_nginx || true ;;
+      supergateway|mcp-proxy) start_stdio_peer "$s" || true ;;
       bastion-stdio)
         if [ -z "$demo_bin" ] || [ ! -x "$demo_bin" ]; then
           SERVER_ERR[$s]="bastion-demo-agent not found (build it or pass --demo-agent)"
@@ -414,6 +568,7 @@ ensure_server() {  # server -> 0 when running
       *) SERVER_ERR[$s]="no start function for server '$s'" ;;
     esac
   fi
+  [ -n "${SERVER_SKIP[$s]+x}" ] && return 1
   [ -n "${SERVER_ERR[$s]+x}" ] && return 1
   if ! alive "${SERVER_PID[$s]}"; then
     SERVER_ERR[$s]="$s exited: $(tail -3 "${SERVER_LOG[$s]}" | tr '\n' ' ')"
@@ -486,7 +641,11 @@ close_session() {  # url
 # Makes a scenario runnable: its server up, one good tools/call, and for 2025 a fresh session.
 prepare() {  # name -> 0 ready
   local name=$1 server=${SC_SERVER[$1]} url
-  if ! ensure_server "$server"; then fail_scenario "$name" "${SERVER_ERR[$server]}"; return 1; fi
+  if ! ensure_server "$server"; then
+    if [ -n "${SERVER_SKIP[$server]+x}" ]; then skip_scenario "$name" "${SERVER_SKIP[$server]}"
+    else fail_scenario "$name" "${SERVER_ERR[$server]}"; fi
+    return 1
+  fi
   url=${SERVER_URL[$server]}${SC_PATH[$name]}
   curl_for "$server"
   if [ "${SC_ERA[$name]}" = 2026 ]; then
@@ -516,6 +675,11 @@ scenario_pids() {  # server role -> pids of that role
   local server=$1
   case "$server:$2" in
     echo:upstream) echo "${SERVER_PID[echo]}" ;;
+    # nginx's front door is its master, its worker and its auth_request service.
+    nginx:front) echo "${SERVER_PID[nginx]}"; descendants "${SERVER_PID[nginx]}"; echo "${SERVER_PID[nginx-auth]}" ;;
+    nginx:upstream) echo "${SERVER_PID[echo]}" ;;
+    supergateway:front|mcp-proxy:front) echo "${SERVER_PID[$server]}" ;;
+    supergateway:upstream|mcp-proxy:upstream) descendants "${SERVER_PID[$server]}" ;;
     bastion-http:front) echo "${SERVER_PID[$server]}" ;;
     bastion-http:upstream|bastion-secure:upstream) echo "${SERVER_PID[echo]}" ;;
     bastion-*:front) echo "${SERVER_PID[$server]}" ;;
@@ -591,15 +755,16 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 for server in "${!SERVER_PID[@]}"; do
-  if [[ $server == bastion* ]] && alive "${SERVER_PID[$server]}"; then record_rss "$server" after_load; fi
+  case $server in echo|nginx-auth) continue ;; esac
+  if alive "${SERVER_PID[$server]}"; then record_rss "$server" after_load; fi
 done
 
 STATUS_FILE=$tmp/status.tsv
 : >"$STATUS_FILE"
 for name in "${SELECTED[@]}"; do
   server=${SC_SERVER[$name]}
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${SC_STATUS[$name]}" "$server" "${SC_ERA[$name]}" \
-    "${SC_PATH[$name]}" "${SC_BASE[$name]}" "$(tr '\t\n' '  ' <<<"${SC_REASON[$name]}")" >>"$STATUS_FILE"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${SC_STATUS[$name]}" "$server" "${SC_ERA[$name]}" \
+    "${SC_PATH[$name]}" "${SC_BASE[$name]}" "$(tr '\t\n' '  ' <<<"${SC_REASON[$name]}")" "${SC_VERSUS[$name]}" >>"$STATUS_FILE"
 done
 
 mkdir -p "$(dirname "$results")"
@@ -612,6 +777,15 @@ python3 "$BENCH/summarize.py" --runs "$RUNS" --status "$STATUS_FILE" --rss "$RSS
   --echo "$echo_bin" --demo-agent "$demo_bin" --command "bench/run.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
 rc=$?
 set -e
+if [ $rc = 0 ]; then
+  for name in "${SELECTED[@]}"; do
+    if [ "${SC_STATUS[$name]}" = skipped ]; then
+      log "exit 77: scenarios were skipped (see above); the others passed"
+      rc=77
+      break
+    fi
+  done
+fi
 if [ $smoke = 1 ] && [ "$results" = "$tmp/results.json" ]; then
   log "results: $results (removed with the temp dir unless the run failed or --keep-temp)"
 else

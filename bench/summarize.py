@@ -22,9 +22,15 @@ ERROR_KEYS = ("connect", "read", "write", "timeout", "non200", "bad_body")
 FRONT_DOOR_SERVERS = ("bastion-secure",)
 FRONT_DOOR_TARGET_RATIO = 0.9
 
+# Other front doors, compared as Bastion ÷ peer (the scenario's "versus"): the targets of the
+# performance issue. Against nginx the p99 must be no worse either.
+PEER_TARGETS = {"nginx": 1.5, "supergateway": 10.0, "mcp-proxy": 10.0}
+PEERS_P99_NO_WORSE = ("nginx",)
+
 
 def cpu_us_per_request(run, role, clk_tck):
-    """CPU microseconds per request spent by one role ("front" = Bastion, "upstream")."""
+    """CPU microseconds per request spent by one role ("front" = Bastion or the peer front door,
+    "upstream" = the echo server or the stdio agents)."""
     requests = run["result"]["requests"]
     if not requests or not clk_tck:
         return None
@@ -129,9 +135,10 @@ def main():
     conns = [int(c) for c in a.connections.split()]
     scenarios = []  # in the order they were selected
     info = {}
-    for name, status, server, era, path, base, reason in read_tsv(a.status, 7):
+    for name, status, server, era, path, base, reason, versus in read_tsv(a.status, 8):
         info[name] = {"name": name, "status": status, "server": server, "era": era, "path": path,
-                      "baseline": base or None, "reason": reason or None, "runs": [], "summary": {}}
+                      "baseline": base or None, "versus": versus or None, "reason": reason or None,
+                      "runs": [], "summary": {}}
         scenarios.append(name)
 
     with open(a.runs) as f:
@@ -201,6 +208,38 @@ def main():
                 "meets_target": ratio >= FRONT_DOOR_TARGET_RATIO,
             })
 
+    # Bastion ÷ peer for the other front doors; CPU of the front door alone and with what is
+    # behind it (the echo server, or the stdio agents: the bridges run one per session).
+    def cpu_total(m):
+        cpu = m["cpu_us_per_request"]
+        return round(cpu["front"] + cpu["upstream"], 1) if cpu["front"] is not None and cpu["upstream"] is not None else None
+
+    peers = []
+    for s in info.values():
+        bastion = info.get(s["versus"] or "")
+        if not bastion:
+            continue
+        target = PEER_TARGETS.get(s["server"])
+        for c in conns:
+            p, b = s["summary"].get(str(c)), bastion["summary"].get(str(c))
+            if not p or not b or not p["rps"]:
+                continue
+            ratio = b["rps"] / p["rps"]
+            met = None
+            if target is not None:
+                met = ratio >= target and (s["server"] not in PEERS_P99_NO_WORSE or b["p99_us"] <= p["p99_us"])
+            peers.append({
+                "bastion": bastion["name"], "peer": s["name"], "connections": c,
+                "bastion_rps": b["rps"], "peer_rps": p["rps"], "ratio": round(ratio, 3),
+                "bastion_p50_us": b["p50_us"], "peer_p50_us": p["p50_us"],
+                "bastion_p99_us": b["p99_us"], "peer_p99_us": p["p99_us"],
+                "bastion_front_cpu_us": b["cpu_us_per_request"]["front"],
+                "peer_front_cpu_us": p["cpu_us_per_request"]["front"],
+                "bastion_total_cpu_us": cpu_total(b), "peer_total_cpu_us": cpu_total(p),
+                "target_ratio": target, "p99_no_worse_required": s["server"] in PEERS_P99_NO_WORSE,
+                "meets_target": met,
+            })
+
     rss = {}
     for server, phase, kib, pid in read_tsv(a.rss, 4):
         if kib:
@@ -208,9 +247,13 @@ def main():
             rss[server]["pid"] = int(pid)
 
     failures = []
+    skipped = []
     for name in scenarios:
         s = info[name]
         problem = None
+        if s["status"] == "skipped":
+            skipped.append({"scenario": name, "reason": s["reason"]})
+            continue
         if s["status"] != "ok":
             problem = f"{s['status']}: {s['reason'] or 'no reason recorded'}"
         elif not s["summary"]:
@@ -247,6 +290,8 @@ def main():
         "scenarios": [info[n] for n in scenarios],
         "comparisons": comparisons,
         "front_door": {"target_ratio": FRONT_DOOR_TARGET_RATIO, "rows": front_door} if front_door else None,
+        "peers": peers or None,
+        "skipped": skipped,
         "rss": rss,
         "failures": failures,
     }
@@ -258,7 +303,7 @@ def main():
     out = []
     title = "smoke run" if a.smoke else f"median of {a.rounds} interleaved round(s), {a.duration} s per run"
     out.append(f"### tools/call through Bastion vs direct ({title})\n")
-    out.append("| scenario | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req Bastion | CPU µs/req upstream "
+    out.append("| scenario | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req front door | CPU µs/req upstream "
                "| baseline | ratio | added p50 ms |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for c in conns:
@@ -286,6 +331,21 @@ def main():
                 fmt_ms(x["plain_p50_us"]), fmt_ms(x["secure_p50_us"]),
                 fmt_ms(x["plain_p99_us"]), fmt_ms(x["secure_p99_us"]),
                 "met" if x["meets_target"] else "missed"))
+    if peers:
+        out.append("\n### Bastion vs other front doors (Bastion ÷ peer; targets: ≥ 1.5 vs nginx with p99 no worse, "
+                   "≥ 10 vs supergateway and mcp-proxy)\n")
+        out.append("| Bastion | peer | conns | Bastion req/s | peer req/s | Bastion ÷ peer | p50 ms Bastion / peer "
+                   "| p99 ms Bastion / peer | front-door CPU µs/req Bastion / peer | with upstream or agent | target |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        num = lambda v: f"{v:.1f}" if v is not None else "?"
+        for x in peers:
+            verdict = "" if x["meets_target"] is None else ("met" if x["meets_target"] else "missed")
+            out.append("| {} | {} | {} | {:,.0f} | {:,.0f} | {:.2f} | {} / {} | {} / {} | {} / {} | {} / {} | {} |".format(
+                x["bastion"], x["peer"], x["connections"], x["bastion_rps"], x["peer_rps"], x["ratio"],
+                fmt_ms(x["bastion_p50_us"]), fmt_ms(x["peer_p50_us"]),
+                fmt_ms(x["bastion_p99_us"]), fmt_ms(x["peer_p99_us"]),
+                num(x["bastion_front_cpu_us"]), num(x["peer_front_cpu_us"]),
+                num(x["bastion_total_cpu_us"]), num(x["peer_total_cpu_us"]), verdict))
     if rss:
         out.append("\n| process | idle RSS MiB | RSS after load MiB |")
         out.append("|---|---:|---:|")
@@ -293,6 +353,10 @@ def main():
             r = rss[server]
             cell = lambda k: f"{r[k] / 1024:.1f}" if k in r else ""
             out.append(f"| {server} | {cell('idle_kib')} | {cell('after_load_kib')} |")
+    if skipped:
+        out.append("\nScenarios skipped:")
+        for sk in skipped:
+            out.append(f"- {sk['scenario']}: {sk['reason']}")
     if failures:
         out.append("\nScenarios that failed:")
         for fl in failures:

@@ -13,7 +13,7 @@ packages="build-essential cmake ninja-build ccache pkg-config git ca-certificate
 if [ "$want_test" = 1 ]; then
   packages="$packages curl procps wrk postgresql redis-server pebble sslscan testssl.sh slowhttptest
     prometheus prometheus-alertmanager docker-compose nftables iproute2 python3-yaml
-    jq sqlite3 openssl postgresql-client redis-tools clang libclang-rt-14-dev"
+    jq sqlite3 openssl postgresql-client redis-tools clang libclang-rt-14-dev nginx"
   command -v node >/dev/null 2>&1 || packages="$packages nodejs"
   command -v npm >/dev/null 2>&1 || packages="$packages npm"
 fi

@@ -16,7 +16,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${BASTION_TEST_COPY:-}" ] &&
   copy=/var/tmp/bastion-test
   echo "this clone is not reachable by 'nobody'; testing a copy in $copy"
   rm -rf "$copy" && mkdir -p "$copy" && chmod 755 "$copy"
-  tar -C "$root" --exclude=./build --exclude=./tests/integration/node_modules --exclude=./loadtest/node_modules \
+  tar -C "$root" --exclude=./build --exclude=./tests/integration/node_modules --exclude=./loadtest/node_modules --exclude=./bench/peers/node_modules \
     -cf - . | tar -C "$copy" -xf -
   chmod -R a+rX "$copy"
   BASTION_TEST_COPY=1 exec "$copy/scripts/test.sh" "$@"
@@ -28,6 +28,8 @@ quick=0
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 # Artillery (loadtest/): its optional browser engine must not download browsers.
 (cd loadtest && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+# The stdio front doors the benchmark compares Bastion with (bench_smoke_peers).
+(cd bench/peers && npm ci --no-audit --no-fund --loglevel=error)
 
 step() { printf '\n== %s ==\n' "$*"; }
 

@@ -100,6 +100,23 @@ std::variant<std::string, Reply> call_tool(const json::value& id, const json::ob
   return json::serialize(result);
 }
 
+// 204 when the header is exactly "Bearer <token>" (scheme case-insensitive, RFC 9110 §11.1),
+// else 401. The comparison does not stop at the first differing byte.
+Reply check_bearer(std::optional<std::string_view> authorization, std::string_view token) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (!authorization || authorization->size() != kScheme.size() + token.size()) return Reply{401, {}, {}, {}};
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    char c = (*authorization)[i];
+    if (i + 1 < kScheme.size()) c = static_cast<char>(c | 0x20);  // letters only: not the space
+    diff |= static_cast<unsigned char>(c ^ kScheme[i]);
+  }
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>((*authorization)[kScheme.size() + i] ^ token[i]);
+  }
+  return Reply{diff == 0 ? 204u : 401u, {}, {}, {}};
+}
+
 }  // namespace
 
 std::string mint_session_id() {
@@ -130,6 +147,9 @@ EchoService::EchoService(EchoOptions options) : options_(std::move(options)) {
 }
 
 Reply EchoService::handle(const RequestView& request) const {
+  if (!options_.auth_token.empty() && request.target == options_.auth_path) {
+    return check_bearer(request.authorization, options_.auth_token);
+  }
   if (request.target != options_.path) return error_reply(404, nullptr, kTransportError, "Not Found");
   switch (request.verb) {
     case Verb::post: break;

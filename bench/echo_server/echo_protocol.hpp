@@ -7,6 +7,7 @@
 //  - 2026-07-28: every request names its version in params._meta; server/discover, tools/list
 //    and tools/call answer with resultType "complete".
 // Replies are always plain JSON (never SSE). Only what is needed to answer is validated.
+// Optionally it is also a tiny bearer-token checker for nginx's auth_request (see EchoOptions).
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@ struct RequestView {
   std::optional<std::string_view> protocol_version;  // MCP-Protocol-Version
   std::optional<std::string_view> mcp_method;        // Mcp-Method (2026-07-28)
   std::optional<std::string_view> session_id;        // Mcp-Session-Id (2025 era)
+  std::optional<std::string_view> authorization;     // Authorization (the auth route only)
   std::string_view body;
 };
 
@@ -36,6 +38,10 @@ struct Reply {
 struct EchoOptions {
   std::string path = "/mcp";
   std::size_t max_json_depth = 32;
+  // When auth_token is set, requests to auth_path (any verb) are an auth check in the shape
+  // nginx's auth_request expects: 204 for `Authorization: Bearer <auth_token>`, else 401.
+  std::string auth_path = "/auth";
+  std::string auth_token;
 };
 
 class EchoService {

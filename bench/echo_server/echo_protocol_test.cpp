@@ -183,6 +183,48 @@ TEST_F(EchoProtocolTest, TransportRules) {
   EXPECT_EQ(service.handle(req).status, 415u);
 }
 
+// The auth route nginx's auth_request calls: 204 only for the exact bearer token.
+TEST(EchoAuthTest, AnswersTheBearerCheck) {
+  EchoOptions options;
+  options.auth_token = "s3cret-token";
+  EchoService service(options);
+  auto check = [&](std::optional<std::string_view> authorization, Verb verb = Verb::get) {
+    RequestView req;
+    req.verb = verb;
+    req.target = "/auth";
+    req.authorization = authorization;
+    auto reply = service.handle(req);
+    EXPECT_TRUE(reply.body.empty());
+    return reply.status;
+  };
+  EXPECT_EQ(check("Bearer s3cret-token"), 204u);
+  EXPECT_EQ(check("bearer s3cret-token"), 204u);  // the scheme is case-insensitive
+  EXPECT_EQ(check("Bearer s3cret-token", Verb::post), 204u);
+  EXPECT_EQ(check(std::nullopt), 401u);
+  EXPECT_EQ(check(""), 401u);
+  EXPECT_EQ(check("Bearer s3cret-tokeN"), 401u);
+  EXPECT_EQ(check("Bearer s3cret-toke"), 401u);   // a prefix of the token
+  EXPECT_EQ(check("Bearer s3cret-token2"), 401u);
+  EXPECT_EQ(check("Basic s3cret-token"), 401u);
+  EXPECT_EQ(check("Bearers3cret-token!"), 401u);  // same length, no space after the scheme
+  EXPECT_EQ(check("s3cret-token"), 401u);
+
+  // The MCP endpoint is unchanged and needs no token.
+  RequestView mcp;
+  mcp.target = "/mcp";
+  mcp.verb = Verb::get;
+  EXPECT_EQ(service.handle(mcp).status, 405u);
+}
+
+TEST(EchoAuthTest, NoRouteWithoutAToken) {
+  EchoService service{EchoOptions{}};
+  RequestView req;
+  req.verb = Verb::get;
+  req.target = "/auth";
+  req.authorization = "Bearer ";
+  EXPECT_EQ(service.handle(req).status, 404u);
+}
+
 TEST(SessionIdTest, IsVisibleAsciiHex) {
   auto id = mint_session_id();
   ASSERT_EQ(id.size(), 32u);

@@ -90,6 +90,7 @@ asio::awaitable<void> serve(std::shared_ptr<EchoServer::Shared> shared, tcp::soc
     view.protocol_version = header(req, "MCP-Protocol-Version");
     view.mcp_method = header(req, "Mcp-Method");
     view.session_id = header(req, "Mcp-Session-Id");
+    view.authorization = header(req, "Authorization");
     view.body = req.body();
     auto res = to_response(shared->service.handle(view), req.version(), req.keep_alive());
     stream.expires_after(opt.write_timeout);

@@ -21,7 +21,8 @@ using tcp = asio::ip::tcp;
 
 class RunningServer {
  public:
-  explicit RunningServer(ServerOptions options) : server_(std::move(options), EchoOptions{}) {
+  explicit RunningServer(ServerOptions options, EchoOptions echo = {})
+      : server_(std::move(options), std::move(echo)) {
     auto bound = server_.bind();
     if (!bound) throw std::runtime_error("bind failed: " + bound.error().message());
     port_ = *bound;
@@ -76,6 +77,30 @@ class Client {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
 };
+
+// nginx's auth_request keeps its connections to the auth service alive: 204 and 401 must both
+// leave the connection usable, and the token must come from the Authorization header.
+TEST(EchoServerTest, AuthRouteOverOneKeepAliveConnection) {
+  ServerOptions options;
+  options.threads = 1;
+  EchoOptions echo;
+  echo.auth_token = "tok-123";
+  RunningServer running(options, echo);
+  Client client(running.port());
+  auto check = [&](const char* authorization) {
+    http::request<http::string_body> req{http::verb::get, "/auth", 11};
+    if (authorization) req.set(http::field::authorization, authorization);
+    auto res = client.send(std::move(req));
+    EXPECT_TRUE(res.body().empty());
+    EXPECT_TRUE(res.keep_alive());
+    return res.result_int();
+  };
+  EXPECT_EQ(check("Bearer tok-123"), 204u);
+  EXPECT_EQ(check(nullptr), 401u);
+  EXPECT_EQ(check("Bearer tok-124"), 401u);
+  EXPECT_EQ(check("Bearer tok-123"), 204u);
+  EXPECT_EQ(running.server().requests(), 4u);
+}
 
 TEST(EchoServerTest, SessionEraOverOneKeepAliveConnection) {
   RunningServer running(ServerOptions{.threads = 2});
