@@ -33,6 +33,7 @@ struct Call {
   std::optional<json::value> client_progress_token;
   const void* owner = nullptr;                 // the client session that started it
   std::string method;
+  bool timed_out = false;                      // set by the caller's deadline (its executor only)
 };
 
 // Extra HTTP headers forwarded with one message (HTTP links only), e.g. unknown Mcp-Param-*.

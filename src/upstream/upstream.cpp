@@ -15,6 +15,7 @@
 
 #include "mcp/jsonrpc.hpp"
 #include "mcp/protocol.hpp"
+#include "net/io_strand.hpp"
 #include "upstream/link_factory.hpp"
 
 namespace bastion::upstream {
@@ -126,7 +127,7 @@ asio::awaitable<bool> handshake(std::shared_ptr<Link> link, std::chrono::millise
 }
 
 Upstream::Upstream(asio::any_io_executor ex, core::UpstreamConfig config, LinkMaker maker)
-    : ex_(asio::make_strand(ex)), config_(std::move(config)), maker_(std::move(maker)) {
+    : ex_(net::make_io_strand(ex)), config_(std::move(config)), maker_(std::move(maker)) {
   if (!config_.is_stdio()) http_pool_ = make_http_pool(ex, config_);
 }
 

@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/status.hpp>
@@ -151,10 +152,6 @@ SendOutcome make_outcome(error_code ec = {}, unsigned status = 0, std::string bo
   return out;
 }
 
-asio::awaitable<void> wait_for_stop(std::shared_ptr<asio::steady_timer> stop) {
-  co_await stop->async_wait(kTok);
-}
-
 // Sleeps for `delay`; false when the wait was cancelled.
 asio::awaitable<bool> pause(std::chrono::steady_clock::duration delay) {
   asio::steady_timer timer(co_await asio::this_coro::executor, delay);
@@ -223,7 +220,7 @@ McpHttpClient::MessageInfo McpHttpClient::classify(const json::value& message) {
 McpHttpClient::McpHttpClient(asio::any_io_executor executor,
                              std::shared_ptr<net::client::HttpClientPool> pool, Options options,
                              MessageHandler handler)
-    : strand_(asio::make_strand(std::move(executor))),
+    : strand_(net::make_io_strand(executor)),
       pool_(std::move(pool)),
       options_(std::move(options)),
       handler_(std::move(handler)),
@@ -324,16 +321,29 @@ void McpHttpClient::background_finished() {
 
 template <class T>
 asio::awaitable<std::optional<T>> McpHttpClient::stoppable(asio::awaitable<T> op) {
-  using namespace asio::experimental::awaitable_operators;
   if (closed_) co_return std::nullopt;
-  auto stop = std::make_shared<asio::steady_timer>(strand_, asio::steady_timer::time_point::max());
+  // One cancellation signal per operation, emitted by close() (on this strand) or forwarded
+  // from our caller's cancellation: cheaper per call than racing the operation against a
+  // stop timer, which costs a parallel group, two coroutine frames and a timer.
+  asio::cancellation_signal stop;
+  auto cs = co_await asio::this_coro::cancellation_state;
+  const bool forwards = cs.slot().is_connected();
+  if (forwards) cs.slot().assign([&stop](asio::cancellation_type type) { stop.emit(type); });
   const auto id = next_stop_id_++;
-  stops_.emplace(id, stop);
-  // Whichever ends first cancels the other: close() fires `stop`, which cancels `op`.
-  auto result = co_await (std::move(op) || wait_for_stop(stop));
+  stops_.emplace(id, &stop);
+  std::optional<T> result;
+  std::exception_ptr failure;
+  try {
+    result.emplace(co_await asio::co_spawn(strand_, std::move(op),
+                                           asio::bind_cancellation_slot(stop.slot(), asio::use_awaitable)));
+  } catch (...) {
+    failure = std::current_exception();
+  }
   stops_.erase(id);
-  if (result.index() == 0) co_return std::move(std::get<0>(result));
-  co_return std::nullopt;
+  if (forwards) cs.slot().clear();
+  if (failure) std::rethrow_exception(failure);
+  if (closed_ || cs.cancelled() != asio::cancellation_type::none) co_return std::nullopt;
+  co_return result;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -804,7 +814,10 @@ asio::awaitable<void> McpHttpClient::close_on_strand(std::shared_ptr<McpHttpClie
   co_await asio::this_coro::throw_if_cancelled(false);
   if (closed_) co_return;
   closed_ = true;
-  for (auto& [id, stop] : stops_) stop->cancel();
+  // Emitting may complete an operation inline, which erases it from stops_: copy first.
+  std::vector<asio::cancellation_signal*> stops;
+  for (auto& [id, stop] : stops_) stops.push_back(stop);
+  for (auto* stop : stops) stop->emit(asio::cancellation_type::terminal);
 
   if (auto id = session_id(); id && pool_ && transport() != Options::Transport::legacy_sse) {
     HttpRequest request;

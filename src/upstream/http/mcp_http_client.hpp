@@ -10,6 +10,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/json/value.hpp>
@@ -29,6 +30,7 @@
 
 #include "net/client/http_client.hpp"
 #include "net/client/sse_parser.hpp"
+#include "net/io_strand.hpp"
 
 namespace bastion::upstream::http {
 
@@ -117,7 +119,7 @@ class McpHttpClient : public std::enable_shared_from_this<McpHttpClient> {
 
  private:
   struct MessageInfo;
-  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+  using Strand = net::IoStrand;
   using Clock = std::chrono::steady_clock;
   using StopTimer = std::shared_ptr<boost::asio::steady_timer>;
 
@@ -142,7 +144,7 @@ class McpHttpClient : public std::enable_shared_from_this<McpHttpClient> {
   boost::asio::awaitable<boost::system::error_code> listen_loop();
   boost::asio::awaitable<void> close_on_strand(std::shared_ptr<McpHttpClient> self);
 
-  // Runs `op` until it finishes or close() stops it (then std::nullopt).
+  // Runs `op` until it finishes, or close() or our caller's cancellation stops it (then std::nullopt).
   template <class T>
   boost::asio::awaitable<std::optional<T>> stoppable(boost::asio::awaitable<T> op);
   void background_started() { ++background_; }
@@ -171,7 +173,7 @@ class McpHttpClient : public std::enable_shared_from_this<McpHttpClient> {
   bool closed_ = false;
   bool listen_started_ = false;
   std::uint64_t next_stop_id_ = 0;
-  std::unordered_map<std::uint64_t, StopTimer> stops_;
+  std::unordered_map<std::uint64_t, boost::asio::cancellation_signal*> stops_;  // operations close() stops
   int background_ = 0;
   StopTimer background_idle_;
 };

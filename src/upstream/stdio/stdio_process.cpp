@@ -252,7 +252,7 @@ std::string describe_wait_status(int status) {
 
 StdioProcess::StdioProcess(asio::any_io_executor ex, ProcessOptions opts)
     : opts_(std::move(opts)),
-      strand_(asio::make_strand(std::move(ex))),
+      strand_(net::make_io_strand(ex)),
       logger_(opts_.logger ? opts_.logger : spdlog::default_logger()),
       stdin_(strand_),
       stdout_(strand_),

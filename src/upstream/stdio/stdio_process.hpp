@@ -8,6 +8,8 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+
+#include "net/io_strand.hpp"
 #include <boost/system/result.hpp>
 #include <chrono>
 #include <cstdint>
@@ -110,7 +112,7 @@ class StdioProcess : public std::enable_shared_from_this<StdioProcess> {
   bool stdin_stalled() const { return stdin_stalled_.load(); }  // killed by stdin_write_timeout
 
   const ProcessOptions& options() const { return opts_; }
-  boost::asio::strand<boost::asio::any_io_executor> strand() const { return strand_; }
+  net::IoStrand strand() const { return strand_; }
 
  private:
   using Descriptor = boost::asio::posix::stream_descriptor;
@@ -139,7 +141,7 @@ class StdioProcess : public std::enable_shared_from_this<StdioProcess> {
   spdlog::logger& log() const;
 
   ProcessOptions opts_;
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  net::IoStrand strand_;
   std::shared_ptr<spdlog::logger> logger_;
 
   // Strand-only state.
