@@ -65,16 +65,29 @@ bool looks_like_jwt(std::string_view token) {
 
 }  // namespace
 
-std::optional<Rejection> AuthGuard::check(RequestContext&) const { return std::nullopt; }  // see check_async
+bool AuthGuard::asynchronous() const { return auth_->jwt || auth_->jwks || auth_->auth_request; }
+
+std::optional<Rejection> AuthGuard::check_token(const auth::TokenStore& tokens, std::string_view token,
+                                                RequestContext& ctx) const {
+  if (auto principal = tokens.verify(token)) return accept(*principal, ctx);
+  return unauthorized("invalid_token", "the token is not valid");
+}
+
+// Bastion tokens alone need no waiting: checked here without a coroutine per request.
+std::optional<Rejection> AuthGuard::check(RequestContext& ctx) const {
+  if (asynchronous() || !auth_->any() || !protects(ctx.path)) return std::nullopt;  // see check_async
+  auto token = bearer_token(ctx.request);
+  if (!token) return unauthorized("missing_token", "a bearer token is required");
+  if (token->empty()) return unauthorized("invalid_request", "malformed Authorization header");
+  if (token->rfind("bst_", 0) == 0) return check_token(*auth_->tokens, *token, ctx);
+  return unauthorized("invalid_token", "the token is not valid");
+}
 
 asio::awaitable<std::optional<Rejection>> AuthGuard::check_async(RequestContext& ctx) const {
   if (!auth_->any() || !protects(ctx.path)) co_return std::nullopt;
   auto token = bearer_token(ctx.request);
   if (token && !token->empty()) {
-    if (auth_->tokens && token->rfind("bst_", 0) == 0) {
-      if (auto principal = auth_->tokens->verify(*token)) co_return accept(*principal, ctx);
-      co_return unauthorized("invalid_token", "the token is not valid");
-    }
+    if (auth_->tokens && token->rfind("bst_", 0) == 0) co_return check_token(*auth_->tokens, *token, ctx);
     if (auth_->jwt && auth_->jwks && looks_like_jwt(*token)) {
       auto verified = co_await auth_->jwks->verify(*auth_->jwt, std::string(*token), std::chrono::system_clock::now());
       if (verified) co_return accept(*verified, ctx);

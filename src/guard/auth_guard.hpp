@@ -29,7 +29,8 @@ class AuthGuard final : public Guard {
  public:
   explicit AuthGuard(std::shared_ptr<const Authenticators> authenticators);
   std::string_view name() const override { return "authentication"; }
-  bool asynchronous() const override { return true; }
+  // Only JWTs (keys fetched on demand) and auth_request wait; Bastion tokens are checked inline.
+  bool asynchronous() const override;
   std::optional<Rejection> check(RequestContext& ctx) const override;
   boost::asio::awaitable<std::optional<Rejection>> check_async(RequestContext& ctx) const override;
 
@@ -39,6 +40,8 @@ class AuthGuard final : public Guard {
  private:
   Rejection unauthorized(std::string reason, std::string description) const;
   Rejection forbidden_scope(std::string reason) const;
+  std::optional<Rejection> check_token(const auth::TokenStore& tokens, std::string_view token,
+                                       RequestContext& ctx) const;
   std::optional<Rejection> accept(const auth::Principal& principal, RequestContext& ctx) const;
   std::shared_ptr<const Authenticators> auth_;
 };

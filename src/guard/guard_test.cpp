@@ -1,4 +1,5 @@
 #include "guard/guard.hpp"
+#include "guard/auth_guard.hpp"
 #include "guard/client_address.hpp"
 #include "guard/security_headers.hpp"
 
@@ -189,4 +190,71 @@ TEST(GuardChain, RejectionHeadersReachTheReply) {
   auto res = guard::reject({net::http::status::too_many_requests, "rate_limited", "slow down", {{"Retry-After", "6"}}},
                            counters);
   EXPECT_EQ(res["Retry-After"], "6");
+}
+
+namespace {
+// A tokens-only authenticator over a store parsed from `lines` (what a reload of the file builds).
+std::shared_ptr<const guard::Authenticators> tokens_only(const std::string& lines) {
+  auto loaded = guard::auth::TokenStore::parse(lines, "tokens");
+  EXPECT_TRUE(loaded.ok());
+  auto a = std::make_shared<guard::Authenticators>();
+  a->tokens = std::move(loaded.store);
+  return a;
+}
+std::optional<guard::Rejection> check_auth(const guard::AuthGuard& g, const char* target, const std::string& authorization,
+                                           guard::Caller* caller = nullptr) {
+  net::Request r{net::http::verb::post, target, 11};
+  if (!authorization.empty()) r.set(net::http::field::authorization, authorization);
+  net::ConnectionInfo c;
+  guard::RequestContext ctx(r, c);
+  ctx.path = target;
+  auto out = g.check(ctx);
+  if (caller) *caller = ctx.caller;
+  return out;
+}
+}  // namespace
+
+// Bastion tokens alone are checked inline (no coroutine per request), with every answer the
+// asynchronous path gives; a store reloaded without the token refuses it at once.
+TEST(AuthGuard, TokensAloneAreCheckedSynchronouslyAndRevokedByReload) {
+  auto created = guard::auth::create_token("alice", {}, {"demo__echo"});
+  ASSERT_TRUE(created);
+  auto other = guard::auth::create_token("bob", {}, {});
+  ASSERT_TRUE(other);
+  const auto alice_line = guard::auth::serialize_token_entry(created->entry) + "\n";
+  const auto bob_line = guard::auth::serialize_token_entry(other->entry) + "\n";
+  guard::AuthGuard g(tokens_only(alice_line + bob_line));
+  EXPECT_FALSE(g.asynchronous());
+
+  guard::Caller caller;
+  EXPECT_FALSE(check_auth(g, "/mcp/echo", "Bearer " + created->token, &caller));
+  EXPECT_TRUE(caller.authenticated);
+  EXPECT_EQ(caller.name, "alice");
+  EXPECT_EQ(caller.kind, "token");
+  EXPECT_EQ(caller.tools, std::vector<std::string>{"demo__echo"});
+
+  auto reason = [&](const char* target, const std::string& authorization) {
+    auto r = check_auth(g, target, authorization);
+    return r ? r->reason : std::string("admitted");
+  };
+  EXPECT_EQ(reason("/mcp", ""), "auth_missing_token");
+  EXPECT_EQ(reason("/mcp", "Bearer "), "auth_invalid_request");
+  EXPECT_EQ(reason("/mcp", "Basic dXNlcjpwYXNz"), "auth_invalid_request");
+  EXPECT_EQ(reason("/mcp", "Bearer " + created->token + "x"), "auth_invalid_token");
+  EXPECT_EQ(reason("/mcp", "Bearer eyJ.a.b"), "auth_invalid_token") << "no JWT verifier configured";
+  // Same id, another token's secret: the hash comparison refuses it.
+  const auto forged = created->token.substr(0, created->token.rfind('_') + 1) +
+                      other->token.substr(other->token.rfind('_') + 1);
+  EXPECT_EQ(reason("/mcp", "Bearer " + forged), "auth_invalid_token");
+  EXPECT_EQ(reason("/healthz", ""), "admitted") << "only MCP endpoints need credentials";
+  auto r = check_auth(g, "/mcp", "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, net::http::status::unauthorized);
+  ASSERT_FALSE(r->headers.empty());
+  EXPECT_EQ(r->headers[0].first, "WWW-Authenticate");
+
+  // The tokens file reloaded without alice: the guard built from it refuses her, bob still passes.
+  guard::AuthGuard reloaded(tokens_only(bob_line));
+  EXPECT_EQ(check_auth(reloaded, "/mcp", "Bearer " + created->token)->reason, "auth_invalid_token");
+  EXPECT_FALSE(check_auth(reloaded, "/mcp", "Bearer " + other->token));
 }

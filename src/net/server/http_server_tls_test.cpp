@@ -197,6 +197,13 @@ class TlsServerTest : public ::testing::Test {
       if (ec) ++slow_cancelled_;
       co_return;
     }
+    if (req.target() == "/big") {
+      // Several TLS records' worth (a record carries at most 16 KiB), with a checkable pattern.
+      std::string body(100'000, 'x');
+      for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+      co_await w.send(text_response(http::status::ok, body));
+      co_return;
+    }
     auto res = text_response(http::status::ok, std::string("hello ") + std::string(req.target()) +
                                                    (c.tls ? " tls=1" : " tls=0"));
     co_await w.send(std::move(res));
@@ -247,6 +254,85 @@ TEST_F(TlsServerTest, Tls13HandshakeAndKeepAliveRequests) {
       EXPECT_EQ(r.response.result(), http::status::ok);
       EXPECT_EQ(r.response.body(), "hello /hello tls=1\n");
     }
+  });
+}
+
+// A reply larger than one TLS record arrives whole, and the connection serves the next request.
+TEST_F(TlsServerTest, ReplyLargerThanOneRecordThenKeepAlive) {
+  start();
+  auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
+  run_client([&]() -> asio::awaitable<void> {
+    auto c = co_await connect_tls(*ctx, endpoint_);
+    EXPECT_FALSE(c.ec) << c.ec.message();
+    if (c.ec) co_return;
+    for (int i = 0; i < 2; ++i) {
+      auto r = co_await exchange(*c.stream, http::verb::get, "/big");
+      EXPECT_FALSE(r.ec) << r.ec.message();
+      const auto& body = r.response.body();
+      EXPECT_EQ(body.size(), 100'001u);  // text_response ends it with a newline
+      bool pattern = body.size() == 100'001u;
+      for (std::size_t k = 0; pattern && k < 100'000; ++k) pattern = body[k] == static_cast<char>('a' + k % 26);
+      EXPECT_TRUE(pattern) << "the body was reordered or corrupted across records";
+    }
+    auto r = co_await exchange(*c.stream, http::verb::get, "/after");
+    EXPECT_EQ(r.response.body(), "hello /after tls=1\n");
+  });
+}
+
+// Requests sent back to back in one TLS write (several in one record) are all answered, in
+// order, on the same connection: bytes the server read ahead are not lost between requests.
+TEST_F(TlsServerTest, PipelinedRequestsInOneRecordAreAllAnswered) {
+  start();
+  auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
+  run_client([&]() -> asio::awaitable<void> {
+    auto c = co_await connect_tls(*ctx, endpoint_);
+    EXPECT_FALSE(c.ec) << c.ec.message();
+    if (c.ec) co_return;
+    std::string wire;
+    for (int i = 0; i < 5; ++i) wire += "GET /p" + std::to_string(i) + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    beast::get_lowest_layer(*c.stream).expires_after(5s);
+    auto [wec, wn] = co_await asio::async_write(*c.stream, asio::buffer(wire), use_tuple);
+    EXPECT_FALSE(wec) << wec.message();
+    beast::flat_buffer buffer;
+    for (int i = 0; i < 5; ++i) {
+      http::response<http::string_body> res;
+      beast::get_lowest_layer(*c.stream).expires_after(5s);
+      auto [rec, rn] = co_await http::async_read(*c.stream, buffer, res, use_tuple);
+      EXPECT_FALSE(rec) << "reply " << i << ": " << rec.message();
+      if (rec) co_return;
+      EXPECT_EQ(res.body(), "hello /p" + std::to_string(i) + " tls=1\n");
+    }
+  });
+  EXPECT_EQ(handled_, 5);
+}
+
+// A keep-alive connection that waits past the point where the server frees its TLS record
+// buffers (1 s) is still served, and once it has been idle for the idle timeout the server ends
+// it with a close_notify (an orderly TLS end, not a bare TCP close).
+TEST_F(TlsServerTest, IdleConnectionOutlivesBufferReleaseThenEndsWithCloseNotify) {
+  ServerLimits limits;
+  limits.idle_timeout = 1600ms;
+  start(limits);
+  auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
+  run_client([&]() -> asio::awaitable<void> {
+    auto c = co_await connect_tls(*ctx, endpoint_);
+    EXPECT_FALSE(c.ec) << c.ec.message();
+    if (c.ec) co_return;
+    auto first = co_await exchange(*c.stream, http::verb::get, "/first");
+    EXPECT_EQ(first.response.body(), "hello /first tls=1\n");
+    asio::steady_timer idle(co_await asio::this_coro::executor, 1200ms);  // the idle time under test
+    co_await idle.async_wait(use_tuple);
+    auto second = co_await exchange(*c.stream, http::verb::get, "/big");
+    EXPECT_FALSE(second.ec) << second.ec.message();
+    EXPECT_EQ(second.response.body().size(), 100'001u);
+    const auto quiet_since = std::chrono::steady_clock::now();
+    char byte = 0;
+    beast::get_lowest_layer(*c.stream).expires_after(5s);
+    auto [ec, n] = co_await c.stream->async_read_some(asio::buffer(&byte, 1), use_tuple);
+    const auto waited = std::chrono::steady_clock::now() - quiet_since;
+    EXPECT_EQ(ec, asio::error::eof) << "expected close_notify, got " << ec.message();
+    EXPECT_GE(waited, 1400ms) << "closed before the idle timeout";
+    EXPECT_LT(waited, 4s) << "not closed at the idle timeout";
   });
 }
 
