@@ -631,6 +631,10 @@ forget_pid() {  # drops a stopped process from the EXIT trap's list
 }
 memory_phase() {  # config (bastion-http | bastion-secure)
   local config=$1 name=memory-${1#bastion-} server=mem-${1#bastion-} need out pid
+  if [ "$config" = bastion-secure ] && ! command -v openssl >/dev/null; then
+    log "$name: skipped (openssl not found; apt-get install openssl)"
+    return 0
+  fi
   need=$((idle_conns + 512))
   if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$need" ]; then
     if ! ulimit -Sn "$need" 2>/dev/null; then
