@@ -62,6 +62,7 @@ usage: bench/run.sh [options]
   --wrk-threads N       wrk threads, capped at the connection count (default 1)
   --warmup SEC          discarded warm-up run per scenario before round 1 (default 2; 0 = none)
   --scenarios LIST      comma-separated, or "all" (default $DEFAULT_SCENARIOS)
+                        ("none": only the memory phase)
                         known: $(for s in "${SCENARIO_TABLE[@]}"; do printf '%s ' "${s%%|*}"; done)
                         bastion-secure-*: TLS + bearer token + rate-limit zone, compared with
                         bastion-http-* (select both; needs openssl)
@@ -80,6 +81,10 @@ usage: bench/run.sh [options]
   --build-dir DIR       where to find the binaries (default: build/bench, build/release, build/dev)
   --bastion PATH, --echo PATH, --demo-agent PATH   explicit binaries
   --results FILE        JSON output (default bench/results/latest.json; smoke: in the temp dir)
+  --idle-conns N        memory phase: RSS of a fresh Bastion idle and with N idle keep-alive
+                        connections (default 10000; smoke: 200; 0 = skip the phase)
+  --idle-servers LIST   which Bastion configs the memory phase measures: bastion-http (plain),
+                        bastion-secure (TLS + token + zone) (default both; smoke: bastion-http)
   --keep-temp           keep the temp dir (configs, logs, raw wrk output)
 EOF
 }
@@ -87,6 +92,7 @@ EOF
 smoke=0 duration=10 rounds=3 conns="1 32 256" wrk_threads=1 warmup=2
 scenarios=$DEFAULT_SCENARIOS allow_fail="" wrk_cpu=1 server_cpu=0 pin=1 echo_threads=1
 nice_level="" message=hello build_dir="" bastion_bin="" echo_bin="" demo_bin="" results="" keep_temp=0
+idle_conns="" idle_servers=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 duration=1 rounds=1 conns="1 8" warmup=0 ;;
@@ -109,13 +115,21 @@ while [ $# -gt 0 ]; do
     --demo-agent) demo_bin=$2; shift ;;
     --results) results=$2; shift ;;
     --keep-temp) keep_temp=1 ;;
+    --idle-conns) idle_conns=$2; shift ;;
+    --idle-servers) idle_servers=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
-for n in "$duration" "$rounds" "$wrk_threads" "$warmup" "$echo_threads" $conns; do
+if [ $smoke = 1 ]; then : "${idle_conns:=200}" "${idle_servers:=bastion-http}"; fi
+: "${idle_conns:=10000}" "${idle_servers:=bastion-http,bastion-secure}"
+for n in "$duration" "$rounds" "$wrk_threads" "$warmup" "$echo_threads" "$idle_conns" $conns; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "run.sh: expected a number, got '$n'" >&2; exit 2; }
+done
+IFS=',' read -r -a IDLE_SERVERS <<<"$idle_servers"
+for s in "${IDLE_SERVERS[@]}"; do
+  case $s in bastion-http|bastion-secure) ;; *) echo "run.sh: --idle-servers knows bastion-http and bastion-secure, not '$s'" >&2; exit 2 ;; esac
 done
 if [ "$duration" -lt 1 ] || [ "$rounds" -lt 1 ]; then echo "run.sh: duration and rounds must be >= 1" >&2; exit 2; fi
 [ -z "$nice_level" ] || [[ "$nice_level" =~ ^-?[0-9]+$ ]] || { echo "run.sh: --nice expects an integer" >&2; exit 2; }
@@ -191,7 +205,8 @@ for row in "${SCENARIO_TABLE[@]}"; do
 done
 SELECTED=()
 [ "$scenarios" != all ] || scenarios=$(IFS=,; echo "${ALL_NAMES[*]}")
-IFS=',' read -r -a wanted <<<"$scenarios"
+wanted=()
+[ "$scenarios" = none ] || IFS=',' read -r -a wanted <<<"$scenarios"
 for name in "${wanted[@]}"; do
   [ -n "${SC_SERVER[$name]+x}" ] || { echo "run.sh: unknown scenario '$name'" >&2; exit 2; }
   SELECTED+=("$name")
@@ -290,6 +305,7 @@ wait_for_line() {  # file pattern pid seconds
 }
 
 declare -A SERVER_URL SERVER_PID SERVER_ERR SERVER_LOG SERVER_SKIP
+BASTION_LIMITS='{max_in_flight_per_client: 100000}'
 RSS_FILE=$tmp/rss.tsv
 : >"$RSS_FILE"
 
@@ -332,7 +348,7 @@ listen:
 # The default zone (10 requests/minute per client, as the seed asks) would measure the limiter,
 # and wrk is one client: its 256 connections would meet the per-client in-flight cap (64).
 rate_limits: $zones
-limits: {max_in_flight_per_client: 100000}
+limits: $BASTION_LIMITS
 $extra
 upstreams:
   $2
@@ -375,8 +391,9 @@ make_cert() {  # server dir
 # Bastion with its whole front door on: TLS on the public listener (self-signed EC P-256), a
 # Bastion bearer token, and a rate-limit zone keyed by token that is far too high to trigger.
 declare -A SERVER_CACERT SERVER_AUTH
-start_bastion_secure() {
-  local name=bastion-secure dir=$tmp/bastion-secure token
+start_bastion_secure() {  # [server-name [nocheck]]
+  local name=${1:-bastion-secure} check=${2:-check} token dir
+  dir=$tmp/$name
   if [ -z "$bastion_bin" ] || [ ! -x "$bastion_bin" ]; then
     SERVER_ERR[$name]="bastion binary not found (build it or pass --bastion)"
     return 1
@@ -394,7 +411,7 @@ start_bastion_secure() {
     "{address: \"127.0.0.1:0\", tls: {cert_file: \"$dir/cert.pem\", key_file: \"$dir/key.pem\"}}" \
     '[{name: bench, match: /mcp, key: token, rate: 1000000r/s, burst: 1000000, nodelay: true}]' \
     "auth: {tokens_file: \"$dir/tokens\"}" || return 1
-  check_front_door "$name"
+  [ "$check" = nocheck ] || check_front_door "$name"
 }
 
 # The secure numbers mean something only if the door is really shut: a call without the token, or
@@ -759,6 +776,77 @@ for server in "${!SERVER_PID[@]}"; do
   if alive "${SERVER_PID[$server]}"; then record_rss "$server" after_load; fi
 done
 
+# ---- memory phase -------------------------------------------------------------------------------
+# A fresh Bastion per config (the generated one, as above), its RSS idle, then with N idle
+# keep-alive connections (bench/idle_conns.py: each does one tools/call, then idles; all must
+# still answer a second call at the end). Two limits differ from the defaults, and only here:
+# max_connections (10,000 by default) leaves room for N plus the warm-up, and idle_timeout
+# (60 s) outlasts opening N TLS connections on a busy machine. Neither changes what a connection
+# holds in memory.
+MEMORY=$tmp/memory.jsonl
+: >"$MEMORY"
+memory_fail() {  # name reason
+  printf '{"name":"%s","ok":false,"failures":["%s"]}\n' "$1" "$(tr '"\\\n' "'/ " <<<"$2")" >>"$MEMORY"
+  log "FAILED $1: $2"
+}
+forget_pid() {  # drops a stopped process from the EXIT trap's list
+  local i
+  for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" != "$1" ] || unset "PIDS[$i]"; done
+  PIDS=("${PIDS[@]}")
+}
+memory_phase() {  # config (bastion-http | bastion-secure)
+  local config=$1 name=memory-${1#bastion-} server=mem-${1#bastion-} need out pid
+  if [ "$config" = bastion-secure ] && ! command -v openssl >/dev/null; then
+    log "$name: skipped (openssl not found; apt-get install openssl)"
+    return 0
+  fi
+  need=$((idle_conns + 512))
+  if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$need" ]; then
+    if ! ulimit -Sn "$need" 2>/dev/null; then
+      memory_fail "$name" "RLIMIT_NOFILE: need $need open files, hard limit $(ulimit -Hn) (raise it, or lower --idle-conns)"
+      return 1
+    fi
+  fi
+  BASTION_LIMITS="{max_in_flight_per_client: 100000, max_connections: $((idle_conns > 9744 ? idle_conns + 256 : 10000)), idle_timeout: 10m}"
+  ensure_server echo || { memory_fail "$name" "needs the echo server: ${SERVER_ERR[echo]}"; return 1; }
+  if [ "$config" = bastion-secure ]; then
+    # No door check here: its calls would come before the idle reading. The tool's own calls
+    # carry the token, and each must get its 200.
+    start_bastion_secure "$server" nocheck || true
+  else
+    start_bastion "$server" "echo: {url: \"${SERVER_URL[echo]}/mcp\"}" || true
+  fi
+  BASTION_LIMITS='{max_in_flight_per_client: 100000}'
+  if [ -n "${SERVER_ERR[$server]+x}" ]; then memory_fail "$name" "${SERVER_ERR[$server]}"; return 1; fi
+  pid=${SERVER_PID[$server]} out=$tmp/$server/idle_conns.json
+  log "$name: $idle_conns idle connections to ${SERVER_URL[$server]} (pid $pid)"
+  local args=(--url "${SERVER_URL[$server]}/mcp/echo" --pid "$pid" --count "$idle_conns" --message "$message")
+  [ -z "${SERVER_CACERT[$server]:-}" ] || args+=(--cafile "${SERVER_CACERT[$server]}")
+  [ -z "${SERVER_AUTH[$server]:-}" ] || args+=(--authorization "${SERVER_AUTH[$server]}")
+  # Pinned like wrk; in the background so that a signal reaches the EXIT trap at once.
+  "${PIN_WRK[@]}" python3 "$BENCH/idle_conns.py" "${args[@]}" >"$out" 2>"$out.err" &
+  local tool=$!
+  PIDS+=("$tool")
+  wait "$tool" || true
+  forget_pid "$tool"
+  if ! grep -q '^{' "$out"; then
+    memory_fail "$name" "idle_conns.py printed no result: $(tail -3 "$out.err" | tr '\n' ' ')"
+  else
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["name"]=sys.argv[2]; d["config"]=sys.argv[3]; print(json.dumps(d))' \
+      "$out" "$name" "$config" >>"$MEMORY"
+    python3 "$BENCH/summarize.py" --memory-line "$(tail -1 "$MEMORY")" | sed "s/^/[bench] /" >&2
+  fi
+  alive "$pid" || memory_fail "$name" "Bastion exited during the memory phase: $(tail -3 "${SERVER_LOG[$server]}" | tr '\n' ' ')"
+  # The connections and what they left behind go with the process.
+  STOP_FAILED=0
+  stop_pid "$pid"
+  forget_pid "$pid"
+  [ "$STOP_FAILED" = 0 ] || memory_fail "$name" "Bastion did not stop cleanly on SIGTERM after the memory phase"
+}
+if [ "$idle_conns" -gt 0 ]; then
+  for config in "${IDLE_SERVERS[@]}"; do memory_phase "$config" || true; done
+fi
+
 STATUS_FILE=$tmp/status.tsv
 : >"$STATUS_FILE"
 for name in "${SELECTED[@]}"; do
@@ -769,7 +857,7 @@ done
 
 mkdir -p "$(dirname "$results")"
 set +e
-python3 "$BENCH/summarize.py" --runs "$RUNS" --status "$STATUS_FILE" --rss "$RSS_FILE" \
+python3 "$BENCH/summarize.py" --runs "$RUNS" --status "$STATUS_FILE" --rss "$RSS_FILE" --memory "$MEMORY" \
   --out "$results" --allow-fail "$allow_fail" --smoke "$smoke" --duration "$duration" \
   --rounds "$rounds" --connections "$conns" --wrk-threads "$wrk_threads" --warmup "$warmup" \
   --clk-tck "$CLK_TCK" --pin "$pin" --nice "$nice_level" --loadavg-start "$loadavg_start" --wrk-cpu "$wrk_cpu" --server-cpu "$server_cpu" --echo-threads "$echo_threads" \

@@ -27,6 +27,10 @@ FRONT_DOOR_TARGET_RATIO = 0.9
 PEER_TARGETS = {"nginx": 1.5, "supergateway": 10.0, "mcp-proxy": 10.0}
 PEERS_P99_NO_WORSE = ("nginx",)
 
+# Memory targets (issue 6): a fresh Bastion's RSS, and what one idle keep-alive connection adds.
+IDLE_RSS_TARGET_KIB = 15 * 1024
+PER_CONN_TARGET_KIB = 64
+
 
 def cpu_us_per_request(run, role, clk_tck):
     """CPU microseconds per request spent by one role ("front" = Bastion or the peer front door,
@@ -48,6 +52,30 @@ def progress_line(run, clk_tck):
     if r["first_bad"]:
         line += "  first: " + r["first_bad"][:160]
     return line
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f}" if kib is not None else ""
+
+
+def memory_row(m):
+    """One memory-phase result (bench/idle_conns.py's JSON plus name and config), with targets."""
+    row = dict(m)
+    if m.get("idle") and m["idle"].get("VmRSS") is not None:
+        row["meets_idle_target"] = m["idle"]["VmRSS"] <= IDLE_RSS_TARGET_KIB
+    if m.get("per_conn_kib") is not None:
+        row["meets_per_conn_target"] = m["per_conn_kib"] <= PER_CONN_TARGET_KIB
+    return row
+
+
+def memory_line(m):
+    if not m.get("idle") or not m.get("with_conns"):
+        return f"{m.get('name')}: FAILED: {'; '.join(m.get('failures') or [])}"
+    return (f"{m['name']}: RSS idle {mib(m['idle']['VmRSS'])} MiB (anon {mib(m['idle']['RssAnon'])}), "
+            f"after warm-up {mib(m['after_warmup']['VmRSS'])}, with {m['opened']}/{m['count']} idle connections "
+            f"{mib(m['with_conns']['VmRSS'])} MiB: {m.get('per_conn_kib')} KiB per connection; "
+            f"second call ok on {m.get('second_call_ok')}; opened in {m.get('open_s')} s"
+            + (f"; problems: {'; '.join(m['failures'])}" if m.get("failures") else ""))
 
 
 def repo_relative(path):
@@ -122,8 +150,11 @@ def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--line" and sys.argv[3] == "--clk-tck":
         print(progress_line(json.loads(sys.argv[2]), int(sys.argv[4])))
         return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--memory-line":
+        print(memory_line(json.loads(sys.argv[2])))
+        return 0
     p = argparse.ArgumentParser()
-    for name in ("runs", "status", "rss", "out", "allow-fail", "connections", "message", "bastion",
+    for name in ("runs", "status", "rss", "memory", "out", "allow-fail", "connections", "message", "bastion",
                  "bastion-build-type", "echo", "demo-agent", "command", "nice", "loadavg-start"):
         p.add_argument("--" + name, default="")
     for name in ("smoke", "clk-tck", "duration", "rounds", "wrk-threads", "warmup", "pin", "wrk-cpu",
@@ -246,8 +277,17 @@ def main():
             rss.setdefault(server, {})[phase + "_kib"] = int(kib)
             rss[server]["pid"] = int(pid)
 
+    memory = []
+    if a.memory and os.path.exists(a.memory):
+        with open(a.memory) as f:
+            memory = [memory_row(json.loads(line)) for line in f if line.strip()]
+
     failures = []
     skipped = []
+    for m in memory:
+        if not m.get("ok"):
+            failures.append({"scenario": m["name"], "allowed": m["name"] in allowed,
+                             "problem": "; ".join(m.get("failures") or []) or "not every connection passed"})
     for name in scenarios:
         s = info[name]
         problem = None
@@ -293,6 +333,8 @@ def main():
         "peers": peers or None,
         "skipped": skipped,
         "rss": rss,
+        "memory": {"idle_rss_target_kib": IDLE_RSS_TARGET_KIB, "per_conn_target_kib": PER_CONN_TARGET_KIB,
+                   "rows": memory} if memory else None,
         "failures": failures,
     }
     with open(a.out, "w") as f:
@@ -302,10 +344,11 @@ def main():
     # Markdown on stdout.
     out = []
     title = "smoke run" if a.smoke else f"median of {a.rounds} interleaved round(s), {a.duration} s per run"
-    out.append(f"### tools/call through Bastion vs direct ({title})\n")
-    out.append("| scenario | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req front door | CPU µs/req upstream "
-               "| baseline | ratio | added p50 ms |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    if scenarios:
+        out.append(f"### tools/call through Bastion vs direct ({title})\n")
+        out.append("| scenario | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req front door | CPU µs/req upstream "
+                   "| baseline | ratio | added p50 ms |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for c in conns:
         for name in scenarios:
             m = info[name]["summary"].get(str(c))
@@ -353,6 +396,21 @@ def main():
             r = rss[server]
             cell = lambda k: f"{r[k] / 1024:.1f}" if k in r else ""
             out.append(f"| {server} | {cell('idle_kib')} | {cell('after_load_kib')} |")
+    rows = [m for m in memory if m.get("idle") and m.get("with_conns")]
+    if rows:
+        out.append(f"\n### Memory: a fresh Bastion idle, then with idle keep-alive connections "
+                   f"(targets: idle ≤ {IDLE_RSS_TARGET_KIB // 1024} MiB, ≤ {PER_CONN_TARGET_KIB} KiB per connection)\n")
+        out.append("| config | connections | idle RSS MiB (anon / file) | after warm-up MiB | with connections MiB "
+                   "| KiB per connection (anon) | after close MiB | targets idle / per conn |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        for m in rows:
+            out.append("| {} | {:,} of {:,} | {} ({} / {}) | {} | {} | {:.1f} ({:.1f}) | {} | {} / {} |".format(
+                m["config"] + (" (TLS)" if m.get("tls") else ""), m["opened"], m["count"],
+                mib(m["idle"]["VmRSS"]), mib(m["idle"]["RssAnon"]), mib(m["idle"]["RssFile"]),
+                mib(m["after_warmup"]["VmRSS"]), mib(m["with_conns"]["VmRSS"]),
+                m.get("per_conn_kib") or 0, m.get("per_conn_anon_kib") or 0, mib(m["after_close"]["VmRSS"]),
+                "met" if m.get("meets_idle_target") else "missed",
+                "met" if m.get("meets_per_conn_target") else "missed"))
     if skipped:
         out.append("\nScenarios skipped:")
         for sk in skipped:
