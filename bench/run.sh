@@ -21,6 +21,7 @@ BENCH=$ROOT/bench
 
 # Every scenario: name | server | path | era | tool | baseline (the direct run it is compared with)
 # [| versus: for another front door, the Bastion scenario compared with it as Bastion ÷ peer].
+# The tool column names the tool of a tools/call, or is "tools/list" for a list scenario.
 # To compare another front door, add a start_<server> function below and rows here.
 SCENARIO_TABLE=(
   "direct-2026|echo|/mcp|2026|echo|"
@@ -30,6 +31,10 @@ SCENARIO_TABLE=(
   "bastion-stdio-2026|bastion-stdio|/mcp/demo|2026|echo|direct-2026"
   "bastion-stdio-2025|bastion-stdio|/mcp/demo|2025|echo|direct-2025"
   "bastion-fed-2026|bastion-http|/mcp|2026|echo|direct-2026"
+  # tools/list on the federated endpoint of a Bastion with --fed-upstreams (10) Streamable-HTTP
+  # upstreams, each its own echo server: the cached list (wrk) and, before the rounds, the cold
+  # first list after fresh starts (curl). No baseline: nothing else federates.
+  "bastion-fed10-list-2026|bastion-fed10|/mcp|2026|tools/list|"
   # The security front door (TLS, bearer token, a rate-limit zone that never triggers) against the
   # same pass-through path with all three off: the baseline is bastion-http, not direct.
   "bastion-secure-2026|bastion-secure|/mcp/echo|2026|echo|bastion-http-2026"
@@ -78,6 +83,8 @@ usage: bench/run.sh [options]
                         other work; negative values need root). Default: unchanged
   --echo-threads N      bastion-bench-echo threads (default 1: it has one CPU)
   --message TEXT        the echo message (default hello)
+  --fed-upstreams N     upstreams (echo servers) of bastion-fed10-list-2026 (default 10)
+  --cold-starts N       fresh Bastion starts timing the first (cold) federated list (default 5)
   --build-dir DIR       where to find the binaries (default: build/bench, build/release, build/dev)
   --bastion PATH, --echo PATH, --demo-agent PATH   explicit binaries
   --results FILE        JSON output (default bench/results/latest.json; smoke: in the temp dir)
@@ -93,9 +100,10 @@ smoke=0 duration=10 rounds=3 conns="1 32 256" wrk_threads=1 warmup=2
 scenarios=$DEFAULT_SCENARIOS allow_fail="" wrk_cpu=1 server_cpu=0 pin=1 echo_threads=1
 nice_level="" message=hello build_dir="" bastion_bin="" echo_bin="" demo_bin="" results="" keep_temp=0
 idle_conns="" idle_servers=""
+fed_upstreams=10 cold_starts=5
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) smoke=1 duration=1 rounds=1 conns="1 8" warmup=0 ;;
+    --smoke) smoke=1 duration=1 rounds=1 conns="1 8" warmup=0 cold_starts=1 ;;
     --duration) duration=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --connections) conns=$2; shift ;;
@@ -109,6 +117,8 @@ while [ $# -gt 0 ]; do
     --nice) nice_level=$2; shift ;;
     --echo-threads) echo_threads=$2; shift ;;
     --message) message=$2; shift ;;
+    --fed-upstreams) fed_upstreams=$2; shift ;;
+    --cold-starts) cold_starts=$2; shift ;;
     --build-dir) build_dir=$2; shift ;;
     --bastion) bastion_bin=$2; shift ;;
     --echo) echo_bin=$2; shift ;;
@@ -124,7 +134,7 @@ while [ $# -gt 0 ]; do
 done
 if [ $smoke = 1 ]; then : "${idle_conns:=200}" "${idle_servers:=bastion-http}"; fi
 : "${idle_conns:=10000}" "${idle_servers:=bastion-http,bastion-secure}"
-for n in "$duration" "$rounds" "$wrk_threads" "$warmup" "$echo_threads" "$idle_conns" $conns; do
+for n in "$duration" "$rounds" "$wrk_threads" "$warmup" "$echo_threads" "$idle_conns" "$fed_upstreams" "$cold_starts" $conns; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "run.sh: expected a number, got '$n'" >&2; exit 2; }
 done
 IFS=',' read -r -a IDLE_SERVERS <<<"$idle_servers"
@@ -132,6 +142,7 @@ for s in "${IDLE_SERVERS[@]}"; do
   case $s in bastion-http|bastion-secure) ;; *) echo "run.sh: --idle-servers knows bastion-http and bastion-secure, not '$s'" >&2; exit 2 ;; esac
 done
 if [ "$duration" -lt 1 ] || [ "$rounds" -lt 1 ]; then echo "run.sh: duration and rounds must be >= 1" >&2; exit 2; fi
+if [ "$fed_upstreams" -lt 2 ]; then echo "run.sh: --fed-upstreams must be >= 2 (one upstream is not federation)" >&2; exit 2; fi
 [ -z "$nice_level" ] || [[ "$nice_level" =~ ^-?[0-9]+$ ]] || { echo "run.sh: --nice expects an integer" >&2; exit 2; }
 case "$message" in *[\"\\]*) echo "run.sh: --message must not contain quotes or backslashes" >&2; exit 2 ;; esac
 
@@ -318,17 +329,33 @@ record_rss() {  # server phase
   done
 }
 
-start_echo() {
-  local out=$tmp/echo.port
-  "${PIN_SERVER[@]}" "$echo_bin" --port 0 --threads "$echo_threads" >"$out" 2>"$tmp/echo.log" &
-  SERVER_PID[echo]=$! SERVER_LOG[echo]=$tmp/echo.log
-  PIDS+=("${SERVER_PID[echo]}")
-  if ! wait_for_line "$out" '^[0-9][0-9]*$' "${SERVER_PID[echo]}" 10; then
-    SERVER_ERR[echo]="bastion-bench-echo did not start: $(tail -3 "$tmp/echo.log" | tr '\n' ' ')"
+start_echo() {  # [server-name, default echo]
+  local name=${1:-echo}
+  local out=$tmp/$name.port
+  "${PIN_SERVER[@]}" "$echo_bin" --port 0 --threads "$echo_threads" >"$out" 2>"$tmp/$name.log" &
+  SERVER_PID[$name]=$! SERVER_LOG[$name]=$tmp/$name.log
+  PIDS+=("${SERVER_PID[$name]}")
+  if ! wait_for_line "$out" '^[0-9][0-9]*$' "${SERVER_PID[$name]}" 10; then
+    SERVER_ERR[$name]="bastion-bench-echo did not start: $(tail -3 "$tmp/$name.log" | tr '\n' ' ')"
     return 1
   fi
-  SERVER_URL[echo]=http://127.0.0.1:$(head -1 "$out")
-  log "echo server on ${SERVER_URL[echo]} (pid ${SERVER_PID[echo]})"
+  SERVER_URL[$name]=http://127.0.0.1:$(head -1 "$out")
+  log "$name on ${SERVER_URL[$name]} (pid ${SERVER_PID[$name]})"
+}
+
+# The federated scenario: --fed-upstreams echo servers (one process each, so that every upstream
+# is a real, separate server) and the upstreams section naming them u0, u1, ...: Bastion prefixes
+# each upstream's tools on /mcp, so the list holds u0__echo ... u9__echo.
+FED_UPSTREAMS_YAML="" FED_TOOLS=""
+start_fed_echoes() {
+  local i lines=() tools=()
+  for ((i = 0; i < fed_upstreams; i++)); do
+    start_echo "fed-echo-$i" || { SERVER_ERR[bastion-fed10]="fed-echo-$i: ${SERVER_ERR[fed-echo-$i]}"; return 1; }
+    lines+=("u$i: {url: \"${SERVER_URL[fed-echo-$i]}/mcp\"}")
+    tools+=("u${i}__echo")
+  done
+  FED_UPSTREAMS_YAML=$(printf '%s\n  ' "${lines[@]}")
+  FED_TOOLS=$(IFS=,; echo "${tools[*]}")
 }
 
 start_bastion() {  # server-name upstream-yaml-line [public-listener-yaml rate-limits-yaml extra-yaml]
@@ -372,7 +399,7 @@ EOF
     sleep 0.02
   done
   log "$name on ${SERVER_URL[$name]} (pid ${SERVER_PID[$name]}, admin $adm)"
-  record_rss "$name" idle
+  [ "${NO_RSS:-0}" = 1 ] || record_rss "$name" idle
 }
 
 # A self-signed EC P-256 certificate for localhost and 127.0.0.1: DIR/cert.pem, DIR/key.pem.
@@ -576,6 +603,8 @@ ensure_server() {  # server -> 0 when running
         ensure_server echo || { SERVER_ERR[$s]="needs the echo server: ${SERVER_ERR[echo]}"; return 1; }
         start_nginx || true ;;
       supergateway|mcp-proxy) start_stdio_peer "$s" || true ;;
+      bastion-fed10)
+        if start_fed_echoes; then start_bastion "$s" "$FED_UPSTREAMS_YAML" || true; fi ;;
       bastion-stdio)
         if [ -z "$demo_bin" ] || [ ! -x "$demo_bin" ]; then
           SERVER_ERR[$s]="bastion-demo-agent not found (build it or pass --demo-agent)"
@@ -619,6 +648,25 @@ probe_2026() {  # url tool
     -d "{\"jsonrpc\":\"2.0\",\"id\":\"probe\",\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":{\"message\":\"$message\"},$meta_2026}}" \
     "$1" 2>"$tmp/probe.err") || { PROBE_ERR="tools/call: curl: $(cat "$tmp/probe.err")"; return 1; }
   check_echo_reply "$code" "$tmp/probe.body" "tools/call (2026-07-28)"
+}
+
+# tools/list on a federated endpoint: 200, and every upstream's tool listed exactly once.
+LIST_TIME=""
+probe_list_2026() {  # url -> LIST_TIME (seconds, curl's time_total)
+  local out name n
+  out=$("${CURL[@]}" -o "$tmp/probe.body" -w '%{http_code} %{time_total}' -H 'MCP-Protocol-Version: 2026-07-28' \
+    -H 'Mcp-Method: tools/list' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":\"probe\",\"method\":\"tools/list\",\"params\":{$meta_2026}}" \
+    "$1" 2>"$tmp/probe.err") || { PROBE_ERR="tools/list: curl: $(cat "$tmp/probe.err")"; return 1; }
+  LIST_TIME=${out#* }
+  if [ "${out%% *}" != 200 ]; then PROBE_ERR="tools/list: HTTP ${out%% *}: $(head -c 300 "$tmp/probe.body")"; return 1; fi
+  for name in ${FED_TOOLS//,/ }; do
+    n=$(grep -o "\"name\":\"$name\"" "$tmp/probe.body" | wc -l)
+    if [ "$n" != 1 ]; then
+      PROBE_ERR="tools/list: $name listed $n times (expected once): $(head -c 300 "$tmp/probe.body")"
+      return 1
+    fi
+  done
 }
 
 SESSION_ID="" SESSION_VERSION=""
@@ -665,7 +713,9 @@ prepare() {  # name -> 0 ready
   fi
   url=${SERVER_URL[$server]}${SC_PATH[$name]}
   curl_for "$server"
-  if [ "${SC_ERA[$name]}" = 2026 ]; then
+  if [ "${SC_TOOL[$name]}" = tools/list ]; then
+    probe_list_2026 "$url" && return 0
+  elif [ "${SC_ERA[$name]}" = 2026 ]; then
     probe_2026 "$url" "${SC_TOOL[$name]}" && return 0
   else
     open_session "$url" && probe_2025 "$url" "${SC_TOOL[$name]}" && return 0
@@ -699,6 +749,7 @@ scenario_pids() {  # server role -> pids of that role
     supergateway:upstream|mcp-proxy:upstream) descendants "${SERVER_PID[$server]}" ;;
     bastion-http:front) echo "${SERVER_PID[$server]}" ;;
     bastion-http:upstream|bastion-secure:upstream) echo "${SERVER_PID[echo]}" ;;
+    bastion-fed10:upstream) local i; for ((i = 0; i < fed_upstreams; i++)); do echo "${SERVER_PID[fed-echo-$i]}"; done ;;
     bastion-*:front) echo "${SERVER_PID[$server]}" ;;
     bastion-*:upstream) pgrep -P "${SERVER_PID[$server]}" || true ;;
   esac
@@ -710,13 +761,14 @@ run_wrk() {  # name connections seconds round(0 = warm-up)
   local name=$1 c=$2 secs=$3 round=$4 server=${SC_SERVER[$1]} url script t out line
   url=${SERVER_URL[$server]}${SC_PATH[$name]}
   script=$BENCH/wrk/tools_call_${SC_ERA[$name]}.lua
+  [ "${SC_TOOL[$name]}" != tools/list ] || script=$BENCH/wrk/tools_list_${SC_ERA[$name]}.lua
   t=$wrk_threads; [ "$t" -le "$c" ] || t=$c
   out=$tmp/wrk-$name-c$c-r$round.txt
   local front_pids upstream_pids front0 upstream0
   front_pids=$(scenario_pids "$server" front) upstream_pids=$(scenario_pids "$server" upstream)
   # shellcheck disable=SC2086  # pid lists
   front0=$(cpu_ticks $front_pids) upstream0=$(cpu_ticks $upstream_pids)
-  BENCH_TOOL=${SC_TOOL[$name]} BENCH_MESSAGE=$message BENCH_SESSION_ID=$SESSION_ID \
+  BENCH_TOOL=${SC_TOOL[$name]} BENCH_MESSAGE=$message BENCH_SESSION_ID=$SESSION_ID BENCH_EXPECT_TOOLS=$FED_TOOLS \
     BENCH_PROTOCOL_VERSION=$SESSION_VERSION BENCH_AUTHORIZATION=${SERVER_AUTH[$server]:-} \
     "${PIN_WRK[@]}" wrk -t "$t" -c "$c" -d "${secs}s" --timeout 5s -s "$script" "$url" >"$out" 2>&1 &
   # In the background so that a signal reaches the EXIT trap at once, not after the run.
@@ -737,6 +789,48 @@ run_wrk() {  # name connections seconds round(0 = warm-up)
   python3 "$BENCH/summarize.py" --line "$(tail -1 "$RUNS")" --clk-tck "$CLK_TCK" | sed "s/^/[bench] r$round c=$c $(printf '%-20s' "$name") /" >&2
 }
 
+# The cold federated list: the first tools/list after a start finds no cached catalog and asks
+# every upstream; the next one is served from the catalogs, which stay cached until an upstream
+# sends notifications/tools/list_changed (the echo servers never do; a SIGHUP keeps unchanged
+# upstreams and their catalogs). So each sample is a fresh Bastion with the same configuration,
+# timed with curl (time_total, connection included) for the first and for the second list, and
+# by Bastion itself: the latency_ms of both in its interaction records (read once it stopped).
+COLD_FILE=$tmp/cold.tsv
+: >"$COLD_FILE"
+measure_cold_list() {  # scenario
+  local name=$1 k pid cold second p rest server
+  for ((k = 1; k <= cold_starts; k++)); do
+    rm -rf "$tmp/bastion-fed10-cold"
+    PROBE_ERR=""
+    unset 'SERVER_ERR[bastion-fed10-cold]'
+    if ! NO_RSS=1 start_bastion bastion-fed10-cold "$FED_UPSTREAMS_YAML"; then
+      fail_scenario "$name" "cold start $k: ${SERVER_ERR[bastion-fed10-cold]}"
+      return 1
+    fi
+    pid=${SERVER_PID[bastion-fed10-cold]}
+    curl_for bastion-fed10-cold
+    if probe_list_2026 "${SERVER_URL[bastion-fed10-cold]}/mcp"; then
+      cold=$LIST_TIME
+      probe_list_2026 "${SERVER_URL[bastion-fed10-cold]}/mcp" && second=$LIST_TIME
+    fi
+    [ -z "$PROBE_ERR" ] || fail_scenario "$name" "cold start $k: $PROBE_ERR"
+    STOP_FAILED=0
+    stop_pid "$pid"
+    rest=()
+    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
+    PIDS=("${rest[@]}")
+    [ "$STOP_FAILED" = 0 ] || fail_scenario "$name" "cold start $k: Bastion failed on SIGTERM"
+    if [ -z "$PROBE_ERR" ]; then
+      server=$(python3 -c 'import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("select latency_ms from mcp_interactions where method = ? order by rowid limit 2", ("tools/list",)).fetchall()
+print(" ".join(f"{r[0] / 1000:.6f}" for r in rows) if len(rows) == 2 else "- -")' "$tmp/bastion-fed10-cold/data/interactions.db" 2>/dev/null || echo "- -")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$k" "$cold" "$second" "${server% *}" "${server#* }" >>"$COLD_FILE"
+      log "cold start $k: first tools/list ${cold}s, second ${second}s (curl); in Bastion ${server% *}s, ${server#* }s"
+    fi
+    [ "${SC_STATUS[$name]}" != failed ] || return 1
+  done
+}
+
 # ---- run ---------------------------------------------------------------------------------------
 n_conns=$(wc -w <<<"$conns")
 estimate=$(( (rounds * n_conns * (duration + 1) + warmup + 1) * ${#SELECTED[@]} ))
@@ -750,6 +844,7 @@ for name in "${SELECTED[@]}"; do
     SC_STATUS[$name]=ok
     if [ "$warmup" -gt 0 ]; then run_wrk "$name" 32 "$warmup" 0; fi
     if [ "${SC_ERA[$name]}" = 2025 ]; then close_session "${SERVER_URL[${SC_SERVER[$name]}]}${SC_PATH[$name]}"; fi
+    if [ "${SC_SERVER[$name]}" = bastion-fed10 ]; then measure_cold_list "$name" || true; fi
   fi
 done
 
@@ -772,7 +867,7 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 for server in "${!SERVER_PID[@]}"; do
-  case $server in echo|nginx-auth) continue ;; esac
+  case $server in echo|nginx-auth|fed-echo-*) continue ;; esac  # upstreams, not front doors
   if alive "${SERVER_PID[$server]}"; then record_rss "$server" after_load; fi
 done
 
@@ -857,7 +952,7 @@ done
 
 mkdir -p "$(dirname "$results")"
 set +e
-python3 "$BENCH/summarize.py" --runs "$RUNS" --status "$STATUS_FILE" --rss "$RSS_FILE" --memory "$MEMORY" \
+python3 "$BENCH/summarize.py" --runs "$RUNS" --status "$STATUS_FILE" --rss "$RSS_FILE" --memory "$MEMORY" --cold "$COLD_FILE" \
   --out "$results" --allow-fail "$allow_fail" --smoke "$smoke" --duration "$duration" \
   --rounds "$rounds" --connections "$conns" --wrk-threads "$wrk_threads" --warmup "$warmup" \
   --clk-tck "$CLK_TCK" --pin "$pin" --nice "$nice_level" --loadavg-start "$loadavg_start" --wrk-cpu "$wrk_cpu" --server-cpu "$server_cpu" --echo-threads "$echo_threads" \

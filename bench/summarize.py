@@ -31,6 +31,9 @@ PEERS_P99_NO_WORSE = ("nginx",)
 IDLE_RSS_TARGET_KIB = 15 * 1024
 PER_CONN_TARGET_KIB = 64
 
+# The federated tools/list: the cached list (wrk, one connection) must take at most this p50.
+FEDERATED_LIST_TARGET_P50_US = 100
+
 
 def cpu_us_per_request(run, role, clk_tck):
     """CPU microseconds per request spent by one role ("front" = Bastion or the peer front door,
@@ -154,7 +157,7 @@ def main():
         print(memory_line(json.loads(sys.argv[2])))
         return 0
     p = argparse.ArgumentParser()
-    for name in ("runs", "status", "rss", "memory", "out", "allow-fail", "connections", "message", "bastion",
+    for name in ("runs", "status", "rss", "memory", "cold", "out", "allow-fail", "connections", "message", "bastion",
                  "bastion-build-type", "echo", "demo-agent", "command", "nice", "loadavg-start"):
         p.add_argument("--" + name, default="")
     for name in ("smoke", "clk-tck", "duration", "rounds", "wrk-threads", "warmup", "pin", "wrk-cpu",
@@ -271,6 +274,35 @@ def main():
                 "meets_target": met,
             })
 
+    # Federated tools/list: cold (first list after a fresh start, curl) and cached (wrk).
+    federated = []
+    cold_rows = read_tsv(a.cold, 6) if a.cold else []
+    seconds = lambda rows, col: [float(r[col]) * 1e6 for r in rows if r[col] not in ("", "-")]
+    med = lambda v: round(statistics.median(v)) if v else None
+    for name in scenarios:
+        s = info[name]
+        if s["server"] != "bastion-fed10":
+            continue
+        rows = [r for r in cold_rows if r[0] == name]
+        cold, second = seconds(rows, 2), seconds(rows, 3)
+        in_bastion_cold, in_bastion_second = seconds(rows, 4), seconds(rows, 5)
+        c1 = s["summary"].get("1")
+        federated.append({
+            "scenario": name,
+            "cold_starts": len(cold),
+            # curl's time_total (connection included) and Bastion's own latency_ms (its records)
+            "cold_first_list_us": [round(v) for v in cold],
+            "cold_first_list_median_us": med(cold),
+            "second_list_curl_median_us": med(second),
+            "cold_first_list_in_bastion_us": [round(v) for v in in_bastion_cold],
+            "cold_first_list_in_bastion_median_us": med(in_bastion_cold),
+            "second_list_in_bastion_median_us": med(in_bastion_second),
+            "cached_p50_us_c1": c1["p50_us"] if c1 else None,
+            "cached_cpu_us_per_request_c1": c1["cpu_us_per_request"]["front"] if c1 else None,
+            "target_p50_us": FEDERATED_LIST_TARGET_P50_US,
+            "meets_target": bool(c1) and c1["p50_us"] <= FEDERATED_LIST_TARGET_P50_US,
+        })
+
     rss = {}
     for server, phase, kib, pid in read_tsv(a.rss, 4):
         if kib:
@@ -332,6 +364,7 @@ def main():
         "front_door": {"target_ratio": FRONT_DOOR_TARGET_RATIO, "rows": front_door} if front_door else None,
         "peers": peers or None,
         "skipped": skipped,
+        "federated_list": federated or None,
         "rss": rss,
         "memory": {"idle_rss_target_kib": IDLE_RSS_TARGET_KIB, "per_conn_target_kib": PER_CONN_TARGET_KIB,
                    "rows": memory} if memory else None,
@@ -389,6 +422,21 @@ def main():
                 fmt_ms(x["bastion_p99_us"]), fmt_ms(x["peer_p99_us"]),
                 num(x["bastion_front_cpu_us"]), num(x["peer_front_cpu_us"]),
                 num(x["bastion_total_cpu_us"]), num(x["peer_total_cpu_us"]), verdict))
+    if federated:
+        out.append(f"\n### Federated tools/list: cold vs cached (target: cached p50 at c=1 ≤ "
+                   f"{FEDERATED_LIST_TARGET_P50_US} µs)\n")
+        out.append("| scenario | starts | cold first list ms: curl / in Bastion | second list ms: curl / in Bastion "
+                   "| cached p50 ms (wrk, c=1) | cached CPU µs/req | target |")
+        out.append("|---|---:|---:|---:|---:|---:|---|")
+        for x in federated:
+            cell = lambda v: fmt_ms(v) if v is not None else ""
+            cpu = x["cached_cpu_us_per_request_c1"]
+            out.append("| {} | {} | {} / {} | {} / {} | {} | {} | {} |".format(
+                x["scenario"], x["cold_starts"], cell(x["cold_first_list_median_us"]),
+                cell(x["cold_first_list_in_bastion_median_us"]), cell(x["second_list_curl_median_us"]),
+                cell(x["second_list_in_bastion_median_us"]), cell(x["cached_p50_us_c1"]),
+                f"{cpu:.1f}" if cpu is not None else "",
+                "met" if x["meets_target"] else ("missed" if x["cached_p50_us_c1"] is not None else "no c=1 run")))
     if rss:
         out.append("\n| process | idle RSS MiB | RSS after load MiB |")
         out.append("|---|---:|---:|")
