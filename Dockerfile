@@ -38,7 +38,8 @@ LABEL org.opencontainers.image.title="bastion" \
       org.opencontainers.image.documentation="https://example.com/bastion/deploy/README.md" \
       org.opencontainers.image.base.name="docker.io/library/debian:12-slim"
 # Only the shared libraries the binaries link (tests/deploy/dockerfile_test.sh checks this list
-# against ldd), plus CA certificates for HTTPS upstreams and ACME.
+# against ldd), plus libpq5, which Bastion opens at run time for a PostgreSQL store (not in ldd),
+# and CA certificates for HTTPS upstreams and ACME.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libboost-json1.81.0 libboost-url1.81.0 libssl3 libyaml-cpp0.7 libspdlog1.10 libfmt9 \

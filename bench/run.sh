@@ -21,6 +21,7 @@ BENCH=$ROOT/bench
 
 # Every scenario: name | server | path | era | tool | baseline (the direct run it is compared with)
 # [| versus: for another front door, the Bastion scenario compared with it as Bastion ÷ peer].
+# The tool column names the tool of a tools/call, or is "tools/list" for a list scenario.
 # To compare another front door, add a start_<server> function below and rows here.
 SCENARIO_TABLE=(
   "direct-2026|echo|/mcp|2026|echo|"
@@ -30,6 +31,10 @@ SCENARIO_TABLE=(
   "bastion-stdio-2026|bastion-stdio|/mcp/demo|2026|echo|direct-2026"
   "bastion-stdio-2025|bastion-stdio|/mcp/demo|2025|echo|direct-2025"
   "bastion-fed-2026|bastion-http|/mcp|2026|echo|direct-2026"
+  # tools/list on the federated endpoint of a Bastion with --fed-upstreams (10) Streamable-HTTP
+  # upstreams, each its own echo server: the cached list (wrk) and, before the rounds, the cold
+  # first list after fresh starts (curl). No baseline: nothing else federates.
+  "bastion-fed10-list-2026|bastion-fed10|/mcp|2026|tools/list|"
   # The security front door (TLS, bearer token, a rate-limit zone that never triggers) against the
   # same pass-through path with all three off: the baseline is bastion-http, not direct.
   "bastion-secure-2026|bastion-secure|/mcp/echo|2026|echo|bastion-http-2026"
@@ -62,6 +67,7 @@ usage: bench/run.sh [options]
   --wrk-threads N       wrk threads, capped at the connection count (default 1)
   --warmup SEC          discarded warm-up run per scenario before round 1 (default 2; 0 = none)
   --scenarios LIST      comma-separated, or "all" (default $DEFAULT_SCENARIOS)
+                        ("none": only the memory phase)
                         known: $(for s in "${SCENARIO_TABLE[@]}"; do printf '%s ' "${s%%|*}"; done)
                         bastion-secure-*: TLS + bearer token + rate-limit zone, compared with
                         bastion-http-* (select both; needs openssl)
@@ -77,9 +83,15 @@ usage: bench/run.sh [options]
                         other work; negative values need root). Default: unchanged
   --echo-threads N      bastion-bench-echo threads (default 1: it has one CPU)
   --message TEXT        the echo message (default hello)
+  --fed-upstreams N     upstreams (echo servers) of bastion-fed10-list-2026 (default 10)
+  --cold-starts N       fresh Bastion starts timing the first (cold) federated list (default 5)
   --build-dir DIR       where to find the binaries (default: build/bench, build/release, build/dev)
   --bastion PATH, --echo PATH, --demo-agent PATH   explicit binaries
   --results FILE        JSON output (default bench/results/latest.json; smoke: in the temp dir)
+  --idle-conns N        memory phase: RSS of a fresh Bastion idle and with N idle keep-alive
+                        connections (default 10000; smoke: 200; 0 = skip the phase)
+  --idle-servers LIST   which Bastion configs the memory phase measures: bastion-http (plain),
+                        bastion-secure (TLS + token + zone) (default both; smoke: bastion-http)
   --keep-temp           keep the temp dir (configs, logs, raw wrk output)
 EOF
 }
@@ -87,9 +99,11 @@ EOF
 smoke=0 duration=10 rounds=3 conns="1 32 256" wrk_threads=1 warmup=2
 scenarios=$DEFAULT_SCENARIOS allow_fail="" wrk_cpu=1 server_cpu=0 pin=1 echo_threads=1
 nice_level="" message=hello build_dir="" bastion_bin="" echo_bin="" demo_bin="" results="" keep_temp=0
+idle_conns="" idle_servers=""
+fed_upstreams=10 cold_starts=5
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) smoke=1 duration=1 rounds=1 conns="1 8" warmup=0 ;;
+    --smoke) smoke=1 duration=1 rounds=1 conns="1 8" warmup=0 cold_starts=1 ;;
     --duration) duration=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --connections) conns=$2; shift ;;
@@ -103,21 +117,32 @@ while [ $# -gt 0 ]; do
     --nice) nice_level=$2; shift ;;
     --echo-threads) echo_threads=$2; shift ;;
     --message) message=$2; shift ;;
+    --fed-upstreams) fed_upstreams=$2; shift ;;
+    --cold-starts) cold_starts=$2; shift ;;
     --build-dir) build_dir=$2; shift ;;
     --bastion) bastion_bin=$2; shift ;;
     --echo) echo_bin=$2; shift ;;
     --demo-agent) demo_bin=$2; shift ;;
     --results) results=$2; shift ;;
     --keep-temp) keep_temp=1 ;;
+    --idle-conns) idle_conns=$2; shift ;;
+    --idle-servers) idle_servers=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
-for n in "$duration" "$rounds" "$wrk_threads" "$warmup" "$echo_threads" $conns; do
+if [ $smoke = 1 ]; then : "${idle_conns:=200}" "${idle_servers:=bastion-http}"; fi
+: "${idle_conns:=10000}" "${idle_servers:=bastion-http,bastion-secure}"
+for n in "$duration" "$rounds" "$wrk_threads" "$warmup" "$echo_threads" "$idle_conns" "$fed_upstreams" "$cold_starts" $conns; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "run.sh: expected a number, got '$n'" >&2; exit 2; }
 done
+IFS=',' read -r -a IDLE_SERVERS <<<"$idle_servers"
+for s in "${IDLE_SERVERS[@]}"; do
+  case $s in bastion-http|bastion-secure) ;; *) echo "run.sh: --idle-servers knows bastion-http and bastion-secure, not '$s'" >&2; exit 2 ;; esac
+done
 if [ "$duration" -lt 1 ] || [ "$rounds" -lt 1 ]; then echo "run.sh: duration and rounds must be >= 1" >&2; exit 2; fi
+if [ "$fed_upstreams" -lt 2 ]; then echo "run.sh: --fed-upstreams must be >= 2 (one upstream is not federation)" >&2; exit 2; fi
 [ -z "$nice_level" ] || [[ "$nice_level" =~ ^-?[0-9]+$ ]] || { echo "run.sh: --nice expects an integer" >&2; exit 2; }
 case "$message" in *[\"\\]*) echo "run.sh: --message must not contain quotes or backslashes" >&2; exit 2 ;; esac
 
@@ -191,7 +216,8 @@ for row in "${SCENARIO_TABLE[@]}"; do
 done
 SELECTED=()
 [ "$scenarios" != all ] || scenarios=$(IFS=,; echo "${ALL_NAMES[*]}")
-IFS=',' read -r -a wanted <<<"$scenarios"
+wanted=()
+[ "$scenarios" = none ] || IFS=',' read -r -a wanted <<<"$scenarios"
 for name in "${wanted[@]}"; do
   [ -n "${SC_SERVER[$name]+x}" ] || { echo "run.sh: unknown scenario '$name'" >&2; exit 2; }
   SELECTED+=("$name")
@@ -290,6 +316,7 @@ wait_for_line() {  # file pattern pid seconds
 }
 
 declare -A SERVER_URL SERVER_PID SERVER_ERR SERVER_LOG SERVER_SKIP
+BASTION_LIMITS='{max_in_flight_per_client: 100000}'
 RSS_FILE=$tmp/rss.tsv
 : >"$RSS_FILE"
 
@@ -302,17 +329,33 @@ record_rss() {  # server phase
   done
 }
 
-start_echo() {
-  local out=$tmp/echo.port
-  "${PIN_SERVER[@]}" "$echo_bin" --port 0 --threads "$echo_threads" >"$out" 2>"$tmp/echo.log" &
-  SERVER_PID[echo]=$! SERVER_LOG[echo]=$tmp/echo.log
-  PIDS+=("${SERVER_PID[echo]}")
-  if ! wait_for_line "$out" '^[0-9][0-9]*$' "${SERVER_PID[echo]}" 10; then
-    SERVER_ERR[echo]="bastion-bench-echo did not start: $(tail -3 "$tmp/echo.log" | tr '\n' ' ')"
+start_echo() {  # [server-name, default echo]
+  local name=${1:-echo}
+  local out=$tmp/$name.port
+  "${PIN_SERVER[@]}" "$echo_bin" --port 0 --threads "$echo_threads" >"$out" 2>"$tmp/$name.log" &
+  SERVER_PID[$name]=$! SERVER_LOG[$name]=$tmp/$name.log
+  PIDS+=("${SERVER_PID[$name]}")
+  if ! wait_for_line "$out" '^[0-9][0-9]*$' "${SERVER_PID[$name]}" 10; then
+    SERVER_ERR[$name]="bastion-bench-echo did not start: $(tail -3 "$tmp/$name.log" | tr '\n' ' ')"
     return 1
   fi
-  SERVER_URL[echo]=http://127.0.0.1:$(head -1 "$out")
-  log "echo server on ${SERVER_URL[echo]} (pid ${SERVER_PID[echo]})"
+  SERVER_URL[$name]=http://127.0.0.1:$(head -1 "$out")
+  log "$name on ${SERVER_URL[$name]} (pid ${SERVER_PID[$name]})"
+}
+
+# The federated scenario: --fed-upstreams echo servers (one process each, so that every upstream
+# is a real, separate server) and the upstreams section naming them u0, u1, ...: Bastion prefixes
+# each upstream's tools on /mcp, so the list holds u0__echo ... u9__echo.
+FED_UPSTREAMS_YAML="" FED_TOOLS=""
+start_fed_echoes() {
+  local i lines=() tools=()
+  for ((i = 0; i < fed_upstreams; i++)); do
+    start_echo "fed-echo-$i" || { SERVER_ERR[bastion-fed10]="fed-echo-$i: ${SERVER_ERR[fed-echo-$i]}"; return 1; }
+    lines+=("u$i: {url: \"${SERVER_URL[fed-echo-$i]}/mcp\"}")
+    tools+=("u${i}__echo")
+  done
+  FED_UPSTREAMS_YAML=$(printf '%s\n  ' "${lines[@]}")
+  FED_TOOLS=$(IFS=,; echo "${tools[*]}")
 }
 
 start_bastion() {  # server-name upstream-yaml-line [public-listener-yaml rate-limits-yaml extra-yaml]
@@ -332,7 +375,7 @@ listen:
 # The default zone (10 requests/minute per client, as the seed asks) would measure the limiter,
 # and wrk is one client: its 256 connections would meet the per-client in-flight cap (64).
 rate_limits: $zones
-limits: {max_in_flight_per_client: 100000}
+limits: $BASTION_LIMITS
 $extra
 upstreams:
   $2
@@ -356,7 +399,7 @@ EOF
     sleep 0.02
   done
   log "$name on ${SERVER_URL[$name]} (pid ${SERVER_PID[$name]}, admin $adm)"
-  record_rss "$name" idle
+  [ "${NO_RSS:-0}" = 1 ] || record_rss "$name" idle
 }
 
 # A self-signed EC P-256 certificate for localhost and 127.0.0.1: DIR/cert.pem, DIR/key.pem.
@@ -375,8 +418,9 @@ make_cert() {  # server dir
 # Bastion with its whole front door on: TLS on the public listener (self-signed EC P-256), a
 # Bastion bearer token, and a rate-limit zone keyed by token that is far too high to trigger.
 declare -A SERVER_CACERT SERVER_AUTH
-start_bastion_secure() {
-  local name=bastion-secure dir=$tmp/bastion-secure token
+start_bastion_secure() {  # [server-name [nocheck]]
+  local name=${1:-bastion-secure} check=${2:-check} token dir
+  dir=$tmp/$name
   if [ -z "$bastion_bin" ] || [ ! -x "$bastion_bin" ]; then
     SERVER_ERR[$name]="bastion binary not found (build it or pass --bastion)"
     return 1
@@ -394,7 +438,7 @@ start_bastion_secure() {
     "{address: \"127.0.0.1:0\", tls: {cert_file: \"$dir/cert.pem\", key_file: \"$dir/key.pem\"}}" \
     '[{name: bench, match: /mcp, key: token, rate: 1000000r/s, burst: 1000000, nodelay: true}]' \
     "auth: {tokens_file: \"$dir/tokens\"}" || return 1
-  check_front_door "$name"
+  [ "$check" = nocheck ] || check_front_door "$name"
 }
 
 # The secure numbers mean something only if the door is really shut: a call without the token, or
@@ -559,6 +603,8 @@ ensure_server() {  # server -> 0 when running
         ensure_server echo || { SERVER_ERR[$s]="needs the echo server: ${SERVER_ERR[echo]}"; return 1; }
         start_nginx || true ;;
       supergateway|mcp-proxy) start_stdio_peer "$s" || true ;;
+      bastion-fed10)
+        if start_fed_echoes; then start_bastion "$s" "$FED_UPSTREAMS_YAML" || true; fi ;;
       bastion-stdio)
         if [ -z "$demo_bin" ] || [ ! -x "$demo_bin" ]; then
           SERVER_ERR[$s]="bastion-demo-agent not found (build it or pass --demo-agent)"
@@ -602,6 +648,25 @@ probe_2026() {  # url tool
     -d "{\"jsonrpc\":\"2.0\",\"id\":\"probe\",\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":{\"message\":\"$message\"},$meta_2026}}" \
     "$1" 2>"$tmp/probe.err") || { PROBE_ERR="tools/call: curl: $(cat "$tmp/probe.err")"; return 1; }
   check_echo_reply "$code" "$tmp/probe.body" "tools/call (2026-07-28)"
+}
+
+# tools/list on a federated endpoint: 200, and every upstream's tool listed exactly once.
+LIST_TIME=""
+probe_list_2026() {  # url -> LIST_TIME (seconds, curl's time_total)
+  local out name n
+  out=$("${CURL[@]}" -o "$tmp/probe.body" -w '%{http_code} %{time_total}' -H 'MCP-Protocol-Version: 2026-07-28' \
+    -H 'Mcp-Method: tools/list' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":\"probe\",\"method\":\"tools/list\",\"params\":{$meta_2026}}" \
+    "$1" 2>"$tmp/probe.err") || { PROBE_ERR="tools/list: curl: $(cat "$tmp/probe.err")"; return 1; }
+  LIST_TIME=${out#* }
+  if [ "${out%% *}" != 200 ]; then PROBE_ERR="tools/list: HTTP ${out%% *}: $(head -c 300 "$tmp/probe.body")"; return 1; fi
+  for name in ${FED_TOOLS//,/ }; do
+    n=$(grep -o "\"name\":\"$name\"" "$tmp/probe.body" | wc -l)
+    if [ "$n" != 1 ]; then
+      PROBE_ERR="tools/list: $name listed $n times (expected once): $(head -c 300 "$tmp/probe.body")"
+      return 1
+    fi
+  done
 }
 
 SESSION_ID="" SESSION_VERSION=""
@@ -648,7 +713,9 @@ prepare() {  # name -> 0 ready
   fi
   url=${SERVER_URL[$server]}${SC_PATH[$name]}
   curl_for "$server"
-  if [ "${SC_ERA[$name]}" = 2026 ]; then
+  if [ "${SC_TOOL[$name]}" = tools/list ]; then
+    probe_list_2026 "$url" && return 0
+  elif [ "${SC_ERA[$name]}" = 2026 ]; then
     probe_2026 "$url" "${SC_TOOL[$name]}" && return 0
   else
     open_session "$url" && probe_2025 "$url" "${SC_TOOL[$name]}" && return 0
@@ -682,6 +749,7 @@ scenario_pids() {  # server role -> pids of that role
     supergateway:upstream|mcp-proxy:upstream) descendants "${SERVER_PID[$server]}" ;;
     bastion-http:front) echo "${SERVER_PID[$server]}" ;;
     bastion-http:upstream|bastion-secure:upstream) echo "${SERVER_PID[echo]}" ;;
+    bastion-fed10:upstream) local i; for ((i = 0; i < fed_upstreams; i++)); do echo "${SERVER_PID[fed-echo-$i]}"; done ;;
     bastion-*:front) echo "${SERVER_PID[$server]}" ;;
     bastion-*:upstream) pgrep -P "${SERVER_PID[$server]}" || true ;;
   esac
@@ -693,13 +761,14 @@ run_wrk() {  # name connections seconds round(0 = warm-up)
   local name=$1 c=$2 secs=$3 round=$4 server=${SC_SERVER[$1]} url script t out line
   url=${SERVER_URL[$server]}${SC_PATH[$name]}
   script=$BENCH/wrk/tools_call_${SC_ERA[$name]}.lua
+  [ "${SC_TOOL[$name]}" != tools/list ] || script=$BENCH/wrk/tools_list_${SC_ERA[$name]}.lua
   t=$wrk_threads; [ "$t" -le "$c" ] || t=$c
   out=$tmp/wrk-$name-c$c-r$round.txt
   local front_pids upstream_pids front0 upstream0
   front_pids=$(scenario_pids "$server" front) upstream_pids=$(scenario_pids "$server" upstream)
   # shellcheck disable=SC2086  # pid lists
   front0=$(cpu_ticks $front_pids) upstream0=$(cpu_ticks $upstream_pids)
-  BENCH_TOOL=${SC_TOOL[$name]} BENCH_MESSAGE=$message BENCH_SESSION_ID=$SESSION_ID \
+  BENCH_TOOL=${SC_TOOL[$name]} BENCH_MESSAGE=$message BENCH_SESSION_ID=$SESSION_ID BENCH_EXPECT_TOOLS=$FED_TOOLS \
     BENCH_PROTOCOL_VERSION=$SESSION_VERSION BENCH_AUTHORIZATION=${SERVER_AUTH[$server]:-} \
     "${PIN_WRK[@]}" wrk -t "$t" -c "$c" -d "${secs}s" --timeout 5s -s "$script" "$url" >"$out" 2>&1 &
   # In the background so that a signal reaches the EXIT trap at once, not after the run.
@@ -720,6 +789,48 @@ run_wrk() {  # name connections seconds round(0 = warm-up)
   python3 "$BENCH/summarize.py" --line "$(tail -1 "$RUNS")" --clk-tck "$CLK_TCK" | sed "s/^/[bench] r$round c=$c $(printf '%-20s' "$name") /" >&2
 }
 
+# The cold federated list: the first tools/list after a start finds no cached catalog and asks
+# every upstream; the next one is served from the catalogs, which stay cached until an upstream
+# sends notifications/tools/list_changed (the echo servers never do; a SIGHUP keeps unchanged
+# upstreams and their catalogs). So each sample is a fresh Bastion with the same configuration,
+# timed with curl (time_total, connection included) for the first and for the second list, and
+# by Bastion itself: the latency_ms of both in its interaction records (read once it stopped).
+COLD_FILE=$tmp/cold.tsv
+: >"$COLD_FILE"
+measure_cold_list() {  # scenario
+  local name=$1 k pid cold second p rest server
+  for ((k = 1; k <= cold_starts; k++)); do
+    rm -rf "$tmp/bastion-fed10-cold"
+    PROBE_ERR=""
+    unset 'SERVER_ERR[bastion-fed10-cold]'
+    if ! NO_RSS=1 start_bastion bastion-fed10-cold "$FED_UPSTREAMS_YAML"; then
+      fail_scenario "$name" "cold start $k: ${SERVER_ERR[bastion-fed10-cold]}"
+      return 1
+    fi
+    pid=${SERVER_PID[bastion-fed10-cold]}
+    curl_for bastion-fed10-cold
+    if probe_list_2026 "${SERVER_URL[bastion-fed10-cold]}/mcp"; then
+      cold=$LIST_TIME
+      probe_list_2026 "${SERVER_URL[bastion-fed10-cold]}/mcp" && second=$LIST_TIME
+    fi
+    [ -z "$PROBE_ERR" ] || fail_scenario "$name" "cold start $k: $PROBE_ERR"
+    STOP_FAILED=0
+    stop_pid "$pid"
+    rest=()
+    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
+    PIDS=("${rest[@]}")
+    [ "$STOP_FAILED" = 0 ] || fail_scenario "$name" "cold start $k: Bastion failed on SIGTERM"
+    if [ -z "$PROBE_ERR" ]; then
+      server=$(python3 -c 'import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("select latency_ms from mcp_interactions where method = ? order by rowid limit 2", ("tools/list",)).fetchall()
+print(" ".join(f"{r[0] / 1000:.6f}" for r in rows) if len(rows) == 2 else "- -")' "$tmp/bastion-fed10-cold/data/interactions.db" 2>/dev/null || echo "- -")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$k" "$cold" "$second" "${server% *}" "${server#* }" >>"$COLD_FILE"
+      log "cold start $k: first tools/list ${cold}s, second ${second}s (curl); in Bastion ${server% *}s, ${server#* }s"
+    fi
+    [ "${SC_STATUS[$name]}" != failed ] || return 1
+  done
+}
+
 # ---- run ---------------------------------------------------------------------------------------
 n_conns=$(wc -w <<<"$conns")
 estimate=$(( (rounds * n_conns * (duration + 1) + warmup + 1) * ${#SELECTED[@]} ))
@@ -733,6 +844,7 @@ for name in "${SELECTED[@]}"; do
     SC_STATUS[$name]=ok
     if [ "$warmup" -gt 0 ]; then run_wrk "$name" 32 "$warmup" 0; fi
     if [ "${SC_ERA[$name]}" = 2025 ]; then close_session "${SERVER_URL[${SC_SERVER[$name]}]}${SC_PATH[$name]}"; fi
+    if [ "${SC_SERVER[$name]}" = bastion-fed10 ]; then measure_cold_list "$name" || true; fi
   fi
 done
 
@@ -755,9 +867,80 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 for server in "${!SERVER_PID[@]}"; do
-  case $server in echo|nginx-auth) continue ;; esac
+  case $server in echo|nginx-auth|fed-echo-*) continue ;; esac  # upstreams, not front doors
   if alive "${SERVER_PID[$server]}"; then record_rss "$server" after_load; fi
 done
+
+# ---- memory phase -------------------------------------------------------------------------------
+# A fresh Bastion per config (the generated one, as above), its RSS idle, then with N idle
+# keep-alive connections (bench/idle_conns.py: each does one tools/call, then idles; all must
+# still answer a second call at the end). Two limits differ from the defaults, and only here:
+# max_connections (10,000 by default) leaves room for N plus the warm-up, and idle_timeout
+# (60 s) outlasts opening N TLS connections on a busy machine. Neither changes what a connection
+# holds in memory.
+MEMORY=$tmp/memory.jsonl
+: >"$MEMORY"
+memory_fail() {  # name reason
+  printf '{"name":"%s","ok":false,"failures":["%s"]}\n' "$1" "$(tr '"\\\n' "'/ " <<<"$2")" >>"$MEMORY"
+  log "FAILED $1: $2"
+}
+forget_pid() {  # drops a stopped process from the EXIT trap's list
+  local i
+  for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" != "$1" ] || unset "PIDS[$i]"; done
+  PIDS=("${PIDS[@]}")
+}
+memory_phase() {  # config (bastion-http | bastion-secure)
+  local config=$1 name=memory-${1#bastion-} server=mem-${1#bastion-} need out pid
+  if [ "$config" = bastion-secure ] && ! command -v openssl >/dev/null; then
+    log "$name: skipped (openssl not found; apt-get install openssl)"
+    return 0
+  fi
+  need=$((idle_conns + 512))
+  if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$need" ]; then
+    if ! ulimit -Sn "$need" 2>/dev/null; then
+      memory_fail "$name" "RLIMIT_NOFILE: need $need open files, hard limit $(ulimit -Hn) (raise it, or lower --idle-conns)"
+      return 1
+    fi
+  fi
+  BASTION_LIMITS="{max_in_flight_per_client: 100000, max_connections: $((idle_conns > 9744 ? idle_conns + 256 : 10000)), idle_timeout: 10m}"
+  ensure_server echo || { memory_fail "$name" "needs the echo server: ${SERVER_ERR[echo]}"; return 1; }
+  if [ "$config" = bastion-secure ]; then
+    # No door check here: its calls would come before the idle reading. The tool's own calls
+    # carry the token, and each must get its 200.
+    start_bastion_secure "$server" nocheck || true
+  else
+    start_bastion "$server" "echo: {url: \"${SERVER_URL[echo]}/mcp\"}" || true
+  fi
+  BASTION_LIMITS='{max_in_flight_per_client: 100000}'
+  if [ -n "${SERVER_ERR[$server]+x}" ]; then memory_fail "$name" "${SERVER_ERR[$server]}"; return 1; fi
+  pid=${SERVER_PID[$server]} out=$tmp/$server/idle_conns.json
+  log "$name: $idle_conns idle connections to ${SERVER_URL[$server]} (pid $pid)"
+  local args=(--url "${SERVER_URL[$server]}/mcp/echo" --pid "$pid" --count "$idle_conns" --message "$message")
+  [ -z "${SERVER_CACERT[$server]:-}" ] || args+=(--cafile "${SERVER_CACERT[$server]}")
+  [ -z "${SERVER_AUTH[$server]:-}" ] || args+=(--authorization "${SERVER_AUTH[$server]}")
+  # Pinned like wrk; in the background so that a signal reaches the EXIT trap at once.
+  "${PIN_WRK[@]}" python3 "$BENCH/idle_conns.py" "${args[@]}" >"$out" 2>"$out.err" &
+  local tool=$!
+  PIDS+=("$tool")
+  wait "$tool" || true
+  forget_pid "$tool"
+  if ! grep -q '^{' "$out"; then
+    memory_fail "$name" "idle_conns.py printed no result: $(tail -3 "$out.err" | tr '\n' ' ')"
+  else
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["name"]=sys.argv[2]; d["config"]=sys.argv[3]; print(json.dumps(d))' \
+      "$out" "$name" "$config" >>"$MEMORY"
+    python3 "$BENCH/summarize.py" --memory-line "$(tail -1 "$MEMORY")" | sed "s/^/[bench] /" >&2
+  fi
+  alive "$pid" || memory_fail "$name" "Bastion exited during the memory phase: $(tail -3 "${SERVER_LOG[$server]}" | tr '\n' ' ')"
+  # The connections and what they left behind go with the process.
+  STOP_FAILED=0
+  stop_pid "$pid"
+  forget_pid "$pid"
+  [ "$STOP_FAILED" = 0 ] || memory_fail "$name" "Bastion did not stop cleanly on SIGTERM after the memory phase"
+}
+if [ "$idle_conns" -gt 0 ]; then
+  for config in "${IDLE_SERVERS[@]}"; do memory_phase "$config" || true; done
+fi
 
 STATUS_FILE=$tmp/status.tsv
 : >"$STATUS_FILE"
@@ -769,7 +952,7 @@ done
 
 mkdir -p "$(dirname "$results")"
 set +e
-python3 "$BENCH/summarize.py" --runs "$RUNS" --status "$STATUS_FILE" --rss "$RSS_FILE" \
+python3 "$BENCH/summarize.py" --runs "$RUNS" --status "$STATUS_FILE" --rss "$RSS_FILE" --memory "$MEMORY" --cold "$COLD_FILE" \
   --out "$results" --allow-fail "$allow_fail" --smoke "$smoke" --duration "$duration" \
   --rounds "$rounds" --connections "$conns" --wrk-threads "$wrk_threads" --warmup "$warmup" \
   --clk-tck "$CLK_TCK" --pin "$pin" --nice "$nice_level" --loadavg-start "$loadavg_start" --wrk-cpu "$wrk_cpu" --server-cpu "$server_cpu" --echo-threads "$echo_threads" \

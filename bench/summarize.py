@@ -27,6 +27,13 @@ FRONT_DOOR_TARGET_RATIO = 0.9
 PEER_TARGETS = {"nginx": 1.5, "supergateway": 10.0, "mcp-proxy": 10.0}
 PEERS_P99_NO_WORSE = ("nginx",)
 
+# Memory targets (issue 6): a fresh Bastion's RSS, and what one idle keep-alive connection adds.
+IDLE_RSS_TARGET_KIB = 15 * 1024
+PER_CONN_TARGET_KIB = 64
+
+# The federated tools/list: the cached list (wrk, one connection) must take at most this p50.
+FEDERATED_LIST_TARGET_P50_US = 100
+
 
 def cpu_us_per_request(run, role, clk_tck):
     """CPU microseconds per request spent by one role ("front" = Bastion or the peer front door,
@@ -48,6 +55,30 @@ def progress_line(run, clk_tck):
     if r["first_bad"]:
         line += "  first: " + r["first_bad"][:160]
     return line
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f}" if kib is not None else ""
+
+
+def memory_row(m):
+    """One memory-phase result (bench/idle_conns.py's JSON plus name and config), with targets."""
+    row = dict(m)
+    if m.get("idle") and m["idle"].get("VmRSS") is not None:
+        row["meets_idle_target"] = m["idle"]["VmRSS"] <= IDLE_RSS_TARGET_KIB
+    if m.get("per_conn_kib") is not None:
+        row["meets_per_conn_target"] = m["per_conn_kib"] <= PER_CONN_TARGET_KIB
+    return row
+
+
+def memory_line(m):
+    if not m.get("idle") or not m.get("with_conns"):
+        return f"{m.get('name')}: FAILED: {'; '.join(m.get('failures') or [])}"
+    return (f"{m['name']}: RSS idle {mib(m['idle']['VmRSS'])} MiB (anon {mib(m['idle']['RssAnon'])}), "
+            f"after warm-up {mib(m['after_warmup']['VmRSS'])}, with {m['opened']}/{m['count']} idle connections "
+            f"{mib(m['with_conns']['VmRSS'])} MiB: {m.get('per_conn_kib')} KiB per connection; "
+            f"second call ok on {m.get('second_call_ok')}; opened in {m.get('open_s')} s"
+            + (f"; problems: {'; '.join(m['failures'])}" if m.get("failures") else ""))
 
 
 def repo_relative(path):
@@ -122,8 +153,11 @@ def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--line" and sys.argv[3] == "--clk-tck":
         print(progress_line(json.loads(sys.argv[2]), int(sys.argv[4])))
         return 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--memory-line":
+        print(memory_line(json.loads(sys.argv[2])))
+        return 0
     p = argparse.ArgumentParser()
-    for name in ("runs", "status", "rss", "out", "allow-fail", "connections", "message", "bastion",
+    for name in ("runs", "status", "rss", "memory", "cold", "out", "allow-fail", "connections", "message", "bastion",
                  "bastion-build-type", "echo", "demo-agent", "command", "nice", "loadavg-start"):
         p.add_argument("--" + name, default="")
     for name in ("smoke", "clk-tck", "duration", "rounds", "wrk-threads", "warmup", "pin", "wrk-cpu",
@@ -240,14 +274,52 @@ def main():
                 "meets_target": met,
             })
 
+    # Federated tools/list: cold (first list after a fresh start, curl) and cached (wrk).
+    federated = []
+    cold_rows = read_tsv(a.cold, 6) if a.cold else []
+    seconds = lambda rows, col: [float(r[col]) * 1e6 for r in rows if r[col] not in ("", "-")]
+    med = lambda v: round(statistics.median(v)) if v else None
+    for name in scenarios:
+        s = info[name]
+        if s["server"] != "bastion-fed10":
+            continue
+        rows = [r for r in cold_rows if r[0] == name]
+        cold, second = seconds(rows, 2), seconds(rows, 3)
+        in_bastion_cold, in_bastion_second = seconds(rows, 4), seconds(rows, 5)
+        c1 = s["summary"].get("1")
+        federated.append({
+            "scenario": name,
+            "cold_starts": len(cold),
+            # curl's time_total (connection included) and Bastion's own latency_ms (its records)
+            "cold_first_list_us": [round(v) for v in cold],
+            "cold_first_list_median_us": med(cold),
+            "second_list_curl_median_us": med(second),
+            "cold_first_list_in_bastion_us": [round(v) for v in in_bastion_cold],
+            "cold_first_list_in_bastion_median_us": med(in_bastion_cold),
+            "second_list_in_bastion_median_us": med(in_bastion_second),
+            "cached_p50_us_c1": c1["p50_us"] if c1 else None,
+            "cached_cpu_us_per_request_c1": c1["cpu_us_per_request"]["front"] if c1 else None,
+            "target_p50_us": FEDERATED_LIST_TARGET_P50_US,
+            "meets_target": bool(c1) and c1["p50_us"] <= FEDERATED_LIST_TARGET_P50_US,
+        })
+
     rss = {}
     for server, phase, kib, pid in read_tsv(a.rss, 4):
         if kib:
             rss.setdefault(server, {})[phase + "_kib"] = int(kib)
             rss[server]["pid"] = int(pid)
 
+    memory = []
+    if a.memory and os.path.exists(a.memory):
+        with open(a.memory) as f:
+            memory = [memory_row(json.loads(line)) for line in f if line.strip()]
+
     failures = []
     skipped = []
+    for m in memory:
+        if not m.get("ok"):
+            failures.append({"scenario": m["name"], "allowed": m["name"] in allowed,
+                             "problem": "; ".join(m.get("failures") or []) or "not every connection passed"})
     for name in scenarios:
         s = info[name]
         problem = None
@@ -292,7 +364,10 @@ def main():
         "front_door": {"target_ratio": FRONT_DOOR_TARGET_RATIO, "rows": front_door} if front_door else None,
         "peers": peers or None,
         "skipped": skipped,
+        "federated_list": federated or None,
         "rss": rss,
+        "memory": {"idle_rss_target_kib": IDLE_RSS_TARGET_KIB, "per_conn_target_kib": PER_CONN_TARGET_KIB,
+                   "rows": memory} if memory else None,
         "failures": failures,
     }
     with open(a.out, "w") as f:
@@ -302,10 +377,11 @@ def main():
     # Markdown on stdout.
     out = []
     title = "smoke run" if a.smoke else f"median of {a.rounds} interleaved round(s), {a.duration} s per run"
-    out.append(f"### tools/call through Bastion vs direct ({title})\n")
-    out.append("| scenario | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req front door | CPU µs/req upstream "
-               "| baseline | ratio | added p50 ms |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    if scenarios:
+        out.append(f"### tools/call through Bastion vs direct ({title})\n")
+        out.append("| scenario | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req front door | CPU µs/req upstream "
+                   "| baseline | ratio | added p50 ms |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for c in conns:
         for name in scenarios:
             m = info[name]["summary"].get(str(c))
@@ -346,6 +422,21 @@ def main():
                 fmt_ms(x["bastion_p99_us"]), fmt_ms(x["peer_p99_us"]),
                 num(x["bastion_front_cpu_us"]), num(x["peer_front_cpu_us"]),
                 num(x["bastion_total_cpu_us"]), num(x["peer_total_cpu_us"]), verdict))
+    if federated:
+        out.append(f"\n### Federated tools/list: cold vs cached (target: cached p50 at c=1 ≤ "
+                   f"{FEDERATED_LIST_TARGET_P50_US} µs)\n")
+        out.append("| scenario | starts | cold first list ms: curl / in Bastion | second list ms: curl / in Bastion "
+                   "| cached p50 ms (wrk, c=1) | cached CPU µs/req | target |")
+        out.append("|---|---:|---:|---:|---:|---:|---|")
+        for x in federated:
+            cell = lambda v: fmt_ms(v) if v is not None else ""
+            cpu = x["cached_cpu_us_per_request_c1"]
+            out.append("| {} | {} | {} / {} | {} / {} | {} | {} | {} |".format(
+                x["scenario"], x["cold_starts"], cell(x["cold_first_list_median_us"]),
+                cell(x["cold_first_list_in_bastion_median_us"]), cell(x["second_list_curl_median_us"]),
+                cell(x["second_list_in_bastion_median_us"]), cell(x["cached_p50_us_c1"]),
+                f"{cpu:.1f}" if cpu is not None else "",
+                "met" if x["meets_target"] else ("missed" if x["cached_p50_us_c1"] is not None else "no c=1 run")))
     if rss:
         out.append("\n| process | idle RSS MiB | RSS after load MiB |")
         out.append("|---|---:|---:|")
@@ -353,6 +444,21 @@ def main():
             r = rss[server]
             cell = lambda k: f"{r[k] / 1024:.1f}" if k in r else ""
             out.append(f"| {server} | {cell('idle_kib')} | {cell('after_load_kib')} |")
+    rows = [m for m in memory if m.get("idle") and m.get("with_conns")]
+    if rows:
+        out.append(f"\n### Memory: a fresh Bastion idle, then with idle keep-alive connections "
+                   f"(targets: idle ≤ {IDLE_RSS_TARGET_KIB // 1024} MiB, ≤ {PER_CONN_TARGET_KIB} KiB per connection)\n")
+        out.append("| config | connections | idle RSS MiB (anon / file) | after warm-up MiB | with connections MiB "
+                   "| KiB per connection (anon) | after close MiB | targets idle / per conn |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        for m in rows:
+            out.append("| {} | {:,} of {:,} | {} ({} / {}) | {} | {} | {:.1f} ({:.1f}) | {} | {} / {} |".format(
+                m["config"] + (" (TLS)" if m.get("tls") else ""), m["opened"], m["count"],
+                mib(m["idle"]["VmRSS"]), mib(m["idle"]["RssAnon"]), mib(m["idle"]["RssFile"]),
+                mib(m["after_warmup"]["VmRSS"]), mib(m["with_conns"]["VmRSS"]),
+                m.get("per_conn_kib") or 0, m.get("per_conn_anon_kib") or 0, mib(m["after_close"]["VmRSS"]),
+                "met" if m.get("meets_idle_target") else "missed",
+                "met" if m.get("meets_per_conn_target") else "missed"))
     if skipped:
         out.append("\nScenarios skipped:")
         for sk in skipped:

@@ -7,8 +7,9 @@
 --   BENCH_AUTHORIZATION  an Authorization header value (e.g. "Bearer bst_..."); none when unset
 --
 -- A response counts as good when its status is 200 and its body contains the echoed text
--- content. Everything else is counted: non-200 statuses, and 200 replies that carry a JSON-RPC
--- error or a tool error (bad_body). The first bad reply is kept for the report.
+-- content (or, after M.expect(), every one of the given strings). Everything else is counted:
+-- non-200 statuses, and 200 replies that carry a JSON-RPC error or a tool error (bad_body). The
+-- first bad reply is kept for the report.
 
 local M = {}
 
@@ -25,8 +26,17 @@ local function json_string(s)
 end
 M.json_string = json_string
 
--- What a good reply must contain (the echoed text, as the server serialises it).
-local expected = '"text":' .. json_string(M.message)
+-- What a good reply must contain (the echoed text, as the server serialises it); scripts for
+-- other methods replace it with M.expect.
+local expected = { '"text":' .. json_string(M.message) }
+function M.expect(strings) expected = strings end
+
+local function has_all(body)
+  for _, s in ipairs(expected) do
+    if not string.find(body, s, 1, true) then return false end
+  end
+  return true
+end
 
 local threads = {}
 local thread_count = 0
@@ -61,10 +71,9 @@ function response(status, headers, body)
   if status ~= 200 then
     non200 = non200 + 1
     if first_bad == "" then first_bad = "HTTP " .. status .. ": " .. string.sub(body or "", 1, 300) end
-  elseif body == nil or not string.find(body, expected, 1, true) or
-         string.find(body, '"isError":true', 1, true) then
+  elseif body == nil or not has_all(body) or string.find(body, '"isError":true', 1, true) then
     bad_body = bad_body + 1
-    if first_bad == "" then first_bad = "HTTP 200 without the echo: " .. string.sub(body or "", 1, 300) end
+    if first_bad == "" then first_bad = "HTTP 200 without the expected content: " .. string.sub(body or "", 1, 300) end
   end
 end
 

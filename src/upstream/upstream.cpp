@@ -495,6 +495,12 @@ asio::awaitable<Upstream::Catalog> Upstream::catalog(std::string kind) {
   co_return shared;
 }
 
+Upstream::Catalog Upstream::cached_catalog(std::string_view kind) const {
+  std::lock_guard lock(mutex_);
+  auto it = catalog_.find(kind);
+  return it == catalog_.end() ? nullptr : it->second;
+}
+
 void Upstream::invalidate_catalog(const std::string& kind) {
   std::lock_guard lock(mutex_);
   catalog_.erase(kind);

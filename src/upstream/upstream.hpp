@@ -91,6 +91,8 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   // Shared and immutable: callers on the request path read it without copying.
   using Catalog = std::shared_ptr<const json::array>;
   boost::asio::awaitable<Catalog> catalog(std::string kind);
+  // The cached catalog only, without a coroutine: null when it is not cached (yet, or any more).
+  Catalog cached_catalog(std::string_view kind) const;
   void invalidate_catalog(const std::string& kind);
 
   void add_sink(std::weak_ptr<NotificationSink> sink);
@@ -132,7 +134,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   std::shared_ptr<net::client::HttpClientPool> http_pool_;  // HTTP upstreams only
   std::vector<std::shared_ptr<Slot>> slots_;  // changed on the strand, under mutex_
   std::optional<json::object> server_info_;
-  std::map<std::string, Catalog> catalog_;
+  std::map<std::string, Catalog, std::less<>> catalog_;
   std::vector<std::weak_ptr<NotificationSink>> sinks_;
   std::uint64_t restarts_ = 0;
   std::map<std::string, std::uint64_t> restarts_by_reason_;

@@ -82,4 +82,33 @@ json::array Federation::expose_list(const std::string& upstream, const json::arr
   return out;
 }
 
+std::shared_ptr<const json::array> MergedCatalogs::merge(const Federation& federation, const std::string& kind,
+                                                         const std::vector<Catalog>& catalogs) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = entries_.find(kind); it != entries_.end() && it->second.sources == catalogs) return it->second.items;
+  }
+  const auto& names = federation.upstream_names();
+  const bool named = kind == "tools" || kind == "prompts";
+  json::array all;
+  bool complete = catalogs.size() == names.size();
+  for (std::size_t i = 0; i < catalogs.size() && i < names.size(); ++i) {
+    if (!catalogs[i]) {
+      complete = false;
+      continue;
+    }
+    if (named) {
+      for (auto& item : federation.expose_list(names[i], *catalogs[i], kind == "tools")) all.push_back(std::move(item));
+    } else {
+      for (const auto& item : *catalogs[i]) all.push_back(item);
+    }
+  }
+  auto items = std::make_shared<const json::array>(std::move(all));
+  if (complete) {
+    std::lock_guard lock(mutex_);
+    entries_[kind] = Entry{catalogs, items};
+  }
+  return items;
+}
+
 }  // namespace bastion::mcp

@@ -2,6 +2,9 @@
 // Naming rules of the federated endpoint: "<upstream><sep><name>" prefixes, per-upstream
 // include/exclude/rename filters, applied the same way to lists and to calls. Pure functions.
 #include <boost/json.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +40,29 @@ class Federation {
   std::vector<core::UpstreamConfig> upstreams_;
   std::vector<std::string> names_;
   bool prefixed_;
+};
+
+// The federated list of one kind (tools, prompts, resources, templates): every upstream's catalog
+// merged and exposed (prefixes, filters, renames), rebuilt only when some catalog changed.
+// Upstream catalogs are immutable and replaced when an upstream says its list changed, so the
+// same pointers mean the same lists; the cache holds them, so no new catalog can reuse an
+// address. It holds what the configuration exposes to everybody: per-caller allowlists are
+// applied to each reply afterwards, never cached here.
+class MergedCatalogs {
+ public:
+  using Catalog = std::shared_ptr<const json::array>;
+  // catalogs[i] belongs to federation.upstream_names()[i]; a null one (the upstream could not
+  // answer) is left out and the result is not kept, so the next list asks again.
+  std::shared_ptr<const json::array> merge(const Federation& federation, const std::string& kind,
+                                           const std::vector<Catalog>& catalogs);
+
+ private:
+  struct Entry {
+    std::vector<Catalog> sources;
+    std::shared_ptr<const json::array> items;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry, std::less<>> entries_;
 };
 
 }  // namespace bastion::mcp

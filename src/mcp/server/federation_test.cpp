@@ -61,3 +61,64 @@ TEST(Federation, IncludeList) {
   EXPECT_FALSE(f.expose("a", "other", true));
   EXPECT_FALSE(f.resolve("other", true));
 }
+
+namespace {
+using Catalog = mcp::MergedCatalogs::Catalog;
+Catalog catalog(std::initializer_list<const char*> names) {
+  boost::json::array items;
+  for (const char* n : names) items.push_back(boost::json::object{{"name", n}, {"description", "d"}});
+  return std::make_shared<const boost::json::array>(std::move(items));
+}
+std::vector<std::string> names_of(const boost::json::array& items) {
+  std::vector<std::string> out;
+  for (const auto& item : items) out.emplace_back(item.at("name").as_string());
+  return out;
+}
+}  // namespace
+
+TEST(MergedCatalogs, RebuiltOnlyWhenAnUpstreamListChanged) {
+  auto a = upstream("a");
+  a.tools.exclude = {"danger"};
+  mcp::Federation f({}, {a, upstream("b")});
+  mcp::MergedCatalogs merged;
+  auto ca = catalog({"echo", "danger"});
+  auto cb = catalog({"echo"});
+
+  auto first = merged.merge(f, "tools", {ca, cb});
+  EXPECT_EQ(names_of(*first), (std::vector<std::string>{"a__echo", "b__echo"}))
+      << "prefixed, and the configuration's exclude applies to the cached list too";
+  EXPECT_EQ(merged.merge(f, "tools", {ca, cb}), first) << "unchanged catalogs: the same merged list";
+
+  // b said tools/list_changed: its catalog was replaced, so the merged list must be rebuilt.
+  auto cb2 = catalog({"echo", "slow"});
+  auto second = merged.merge(f, "tools", {ca, cb2});
+  EXPECT_NE(second, first);
+  EXPECT_EQ(names_of(*second), (std::vector<std::string>{"a__echo", "b__echo", "b__slow"}));
+  EXPECT_EQ(names_of(*first), (std::vector<std::string>{"a__echo", "b__echo"})) << "a list handed out never changes";
+  // A re-fetched catalog with the same content is a new catalog: rebuilt, never assumed equal.
+  auto cb3 = catalog({"echo", "slow"});
+  auto third = merged.merge(f, "tools", {ca, cb3});
+  EXPECT_NE(third, second);
+  EXPECT_EQ(names_of(*third), names_of(*second));
+
+  // Kinds are separate entries: prompts are not served from the tools entry, nor renamed.
+  auto prompts = merged.merge(f, "prompts", {ca, cb3});
+  EXPECT_NE(prompts, third);
+  EXPECT_EQ(names_of(*prompts), (std::vector<std::string>{"a__echo", "a__danger", "b__echo", "b__slow"}))
+      << "the tool filter does not apply to prompts";
+  EXPECT_EQ(merged.merge(f, "tools", {ca, cb3}), third);
+}
+
+TEST(MergedCatalogs, DegradedListIsNotKept) {
+  mcp::Federation f({}, {upstream("a"), upstream("b")});
+  mcp::MergedCatalogs merged;
+  auto ca = catalog({"echo"});
+  auto cb = catalog({"echo"});
+  auto degraded = merged.merge(f, "tools", {ca, nullptr});
+  EXPECT_EQ(names_of(*degraded), (std::vector<std::string>{"a__echo"}));
+  auto again = merged.merge(f, "tools", {ca, nullptr});
+  EXPECT_NE(again, degraded) << "a list missing an upstream is rebuilt each time, not cached";
+  auto full = merged.merge(f, "tools", {ca, cb});
+  EXPECT_EQ(names_of(*full), (std::vector<std::string>{"a__echo", "b__echo"}));
+  EXPECT_EQ(merged.merge(f, "tools", {ca, cb}), full);
+}

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -336,22 +339,35 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
 
 asio::awaitable<json::object> Router::federated_list(const std::shared_ptr<ClientSession>&,
                                                      const Message& request, const std::string& kind) {
-  json::array all;
-  const bool named = kind == "tools" || kind == "prompts";
-  for (const auto& name : federation_.upstream_names()) {
-    auto& up = *upstreams_.at(name);
-    auto items = co_await up.catalog(kind);
-    if (!items) {
-      spdlog::warn("[federation] {} of upstream '{}' unavailable; catalog degraded", kind, name);
-      continue;
-    }
-    if (named) {
-      for (auto& item : federation_.expose_list(name, *items, kind == "tools")) all.push_back(std::move(item));
-    } else {
-      for (auto& item : *items) all.push_back(item);
+  // Cached catalogs are read without a coroutine per upstream; the missing ones (the first list,
+  // or after list_changed) are fetched from their upstreams at the same time, not one by one.
+  const auto& names = federation_.upstream_names();
+  std::vector<upstream::Upstream::Catalog> catalogs(names.size());
+  std::vector<std::size_t> missing;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    catalogs[i] = upstreams_.at(names[i])->cached_catalog(kind);
+    if (!catalogs[i]) missing.push_back(i);
+  }
+  if (!missing.empty()) {
+    auto ex = co_await asio::this_coro::executor;
+    using Fetch = decltype(asio::co_spawn(ex, std::declval<asio::awaitable<upstream::Upstream::Catalog>>(),
+                                          asio::deferred));
+    std::vector<Fetch> fetches;
+    for (auto i : missing) fetches.push_back(asio::co_spawn(ex, upstreams_.at(names[i])->catalog(kind), asio::deferred));
+    auto done = co_await asio::experimental::make_parallel_group(std::move(fetches))
+                    .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    auto& errors = std::get<1>(done);
+    auto& fetched = std::get<2>(done);
+    for (std::size_t j = 0; j < missing.size(); ++j) {
+      if (errors[j]) std::rethrow_exception(errors[j]);  // cancelled: as if awaited one by one
+      catalogs[missing[j]] = std::move(fetched[j]);
     }
   }
-  co_return make_result(*request.id(), json::object{{kind, std::move(all)}});
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (!catalogs[i]) spdlog::warn("[federation] {} of upstream '{}' unavailable; catalog degraded", kind, names[i]);
+  }
+  auto items = merged_->merge(federation_, kind, catalogs);
+  co_return make_result(*request.id(), json::object{{kind, *items}});
 }
 
 asio::awaitable<json::object> Router::federated_route(const std::shared_ptr<ClientSession>& session,

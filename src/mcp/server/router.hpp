@@ -136,6 +136,7 @@ class Router {
   core::Config config_;
   std::map<std::string, std::shared_ptr<upstream::Upstream>> upstreams_;
   Federation federation_;
+  std::unique_ptr<MergedCatalogs> merged_ = std::make_unique<MergedCatalogs>();  // federated lists
   std::map<std::string, Federation> passthrough_;  // per upstream: its filters, no prefixes
   std::shared_ptr<RecordSink> records_;
   std::shared_ptr<const CallPolicy> policy_;

@@ -292,7 +292,7 @@ asio::awaitable<boost::system::result<Endpoints>> resolve(const Target& target,
 }
 
 asio::awaitable<boost::system::result<std::unique_ptr<PooledConnection>>> open_connection(
-    const Target& target, Clock::time_point deadline, ssl::context& tls_context,
+    const Target& target, Clock::time_point deadline, ssl::context* tls_context,
     std::size_t max_buffer) {
   auto cs = co_await asio::this_coro::cancellation_state;
   if (cancelled(cs)) co_return aborted();
@@ -315,7 +315,8 @@ asio::awaitable<boost::system::result<std::unique_ptr<PooledConnection>>> open_c
     conn->plain = std::make_unique<beast::tcp_stream>(std::move(stream));
     co_return std::move(conn);
   }
-  conn->tls = std::make_unique<ssl::stream<beast::tcp_stream>>(std::move(stream), tls_context);
+  if (tls_context == nullptr) co_return make_error_code(HttpClientErrc::tls_setup_failed);
+  conn->tls = std::make_unique<ssl::stream<beast::tcp_stream>>(std::move(stream), *tls_context);
   // SNI carries host names only (RFC 6066); the certificate is checked for names and IPs alike.
   if (!target.host_is_ip &&
       SSL_set_tlsext_host_name(conn->tls->native_handle(), target.host.c_str()) != 1) {
@@ -494,34 +495,44 @@ asio::awaitable<boost::system::result<std::string>> HttpResponse::read_body(std:
 // HttpClientPool
 
 HttpClientPool::HttpClientPool(asio::any_io_executor executor, PoolOptions options)
-    : executor_(std::move(executor)),
-      options_(std::move(options)),
-      tls_(ssl::context::tls_client) {}
+    : executor_(std::move(executor)), options_(std::move(options)) {}
 
 HttpClientPool::~HttpClientPool() = default;
 
 boost::system::result<std::shared_ptr<HttpClientPool>> HttpClientPool::create(
     asio::any_io_executor executor, PoolOptions options) {
-  std::shared_ptr<HttpClientPool> pool;
-  try {
-    pool.reset(new HttpClientPool(std::move(executor), std::move(options)));
-  } catch (const boost::system::system_error&) {
-    return make_error_code(HttpClientErrc::tls_setup_failed);
-  }
-  auto& tls = pool->tls_;
-  error_code ec;
-  tls.set_default_verify_paths(ec);
-  if (ec) return make_error_code(HttpClientErrc::tls_setup_failed);
+  std::shared_ptr<HttpClientPool> pool(new HttpClientPool(std::move(executor), std::move(options)));
+  // A configured CA file means TLS: a file that cannot be loaded fails now, not at the first call.
   if (pool->options_.ca_file) {
-    tls.load_verify_file(*pool->options_.ca_file, ec);
-    if (ec) return make_error_code(HttpClientErrc::tls_setup_failed);
+    if (auto tls = pool->tls_context(); !tls) return tls.error();
   }
-  if (SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION) != 1) {
-    return make_error_code(HttpClientErrc::tls_setup_failed);
-  }
-  tls.set_verify_mode(ssl::verify_peer, ec);
-  if (ec) return make_error_code(HttpClientErrc::tls_setup_failed);
   return pool;
+}
+
+// The system CA store alone takes ~0.7 MiB of heap once parsed: a pool that only ever speaks
+// plain HTTP (the usual upstream on a private network) never pays for it.
+boost::system::result<ssl::context*> HttpClientPool::tls_context() {
+  std::lock_guard lock(tls_mutex_);
+  if (tls_) return tls_.get();
+  const auto failed = make_error_code(HttpClientErrc::tls_setup_failed);
+  std::unique_ptr<ssl::context> tls;
+  try {
+    tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+  } catch (const boost::system::system_error&) {
+    return failed;
+  }
+  error_code ec;
+  tls->set_default_verify_paths(ec);
+  if (ec) return failed;
+  if (options_.ca_file) {
+    tls->load_verify_file(*options_.ca_file, ec);
+    if (ec) return failed;
+  }
+  if (SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION) != 1) return failed;
+  tls->set_verify_mode(ssl::verify_peer, ec);
+  if (ec) return failed;
+  tls_ = std::move(tls);
+  return tls_.get();
 }
 
 void HttpClientPool::prune_locked(Clock::time_point now) {
@@ -611,7 +622,13 @@ asio::awaitable<boost::system::result<HttpResponse>> HttpClientPool::request(Htt
     if (!conn) {
       const auto connect_deadline =
           expiry(r.connect_timeout.value_or(options_.connect_timeout), r.deadline);
-      auto opened = co_await open_connection(*target, connect_deadline, tls_, buffer_limit);
+      ssl::context* tls = nullptr;
+      if (target->tls) {
+        auto made = tls_context();
+        if (!made) co_return made.error();
+        tls = *made;
+      }
+      auto opened = co_await open_connection(*target, connect_deadline, tls, buffer_limit);
       if (!opened) co_return opened.error();
       conn = std::move(*opened);
       std::lock_guard lock(mutex_);

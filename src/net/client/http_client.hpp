@@ -132,7 +132,8 @@ struct PoolStats {
 
 class HttpClientPool : public std::enable_shared_from_this<HttpClientPool> {
  public:
-  // Fails with tls_setup_failed when the CA file cannot be loaded.
+  // Fails with tls_setup_failed when the CA file cannot be loaded. Without a CA file the TLS
+  // context is built on the first https request (a failure then fails that request).
   static boost::system::result<std::shared_ptr<HttpClientPool>> create(
       boost::asio::any_io_executor executor, PoolOptions options = {});
 
@@ -161,10 +162,12 @@ class HttpClientPool : public std::enable_shared_from_this<HttpClientPool> {
   std::unique_ptr<PooledConnection> take_idle(const std::string& origin);
   void give_back(std::unique_ptr<PooledConnection> connection);
   void prune_locked(std::chrono::steady_clock::time_point now);
+  boost::system::result<boost::asio::ssl::context*> tls_context();
 
   boost::asio::any_io_executor executor_;
   PoolOptions options_;
-  boost::asio::ssl::context tls_;
+  std::mutex tls_mutex_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // built once, on first use; then never replaced
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<PooledConnection>>> idle_;
   std::size_t idle_count_ = 0;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "record/postgres/libpq_loader.hpp"
 #include "record/postgres/postgres_wire.hpp"
 
 namespace bastion::record {
@@ -428,7 +429,10 @@ struct PostgresStore::Impl {
     keys.push_back(nullptr);
     values.push_back(nullptr);
     conn = PQconnectdbParams(keys.data(), values.data(), 1);
-    if (conn == nullptr) return StoreResult{false, "postgres connect: out of memory"};
+    if (conn == nullptr) {
+      const auto& problem = pg::libpq_problem();
+      return StoreResult{false, "postgres connect: " + (problem.empty() ? std::string("out of memory") : problem)};
+    }
     if (PQstatus(conn) != CONNECTION_OK) {
       auto result = fail("connect", PQerrorMessage(conn));
       drop();
