@@ -482,33 +482,61 @@ asio::awaitable<json::object> Router::federated_route(const std::shared_ptr<Clie
   co_return error_reply(id, code::method_not_found, "method not found: " + method);
 }
 
-asio::awaitable<std::optional<json::object>> Router::tool_schema(const std::string& route,
-                                                               const std::string& exposed) {
-  std::string upstream_name = route;
-  std::string name = exposed;
-  if (route.empty()) {
-    auto target = federation_.resolve(exposed, true);
-    if (!target) co_return std::nullopt;
-    upstream_name = target->upstream;
-    name = target->name;
-  } else {
-    auto target = passthrough_.at(route).resolve(exposed, true);
-    if (!target) co_return std::nullopt;
-    name = target->name;
-  }
-  auto it = upstreams_.find(upstream_name);
-  if (it == upstreams_.end() || it->second->per_client()) co_return std::nullopt;
-  auto tools = co_await it->second->catalog("tools");
-  if (!tools) co_return std::nullopt;
-  for (const auto& t : *tools) {
+namespace {
+
+const json::object* find_input_schema(const json::array& tools, std::string_view name) {
+  for (const auto& t : tools) {
     const auto* obj = t.if_object();
     if (!obj) continue;
     const auto* n = obj->if_contains("name");
     const auto* schema = obj->if_contains("inputSchema");
     if (n && n->is_string() && n->get_string() == name && schema && schema->is_object()) {
-      co_return schema->get_object();
+      return &schema->get_object();
     }
   }
+  return nullptr;
+}
+
+}  // namespace
+
+std::optional<Router::SchemaTarget> Router::schema_target(const std::string& route, const std::string& exposed) const {
+  SchemaTarget out;
+  if (route.empty()) {
+    auto target = federation_.resolve(exposed, true);
+    if (!target) return std::nullopt;
+    out.name = target->name;
+    out.upstream = upstreams_.find(target->upstream);
+  } else {
+    auto target = passthrough_.at(route).resolve(exposed, true);
+    if (!target) return std::nullopt;
+    out.name = target->name;
+    out.upstream = upstreams_.find(route);
+  }
+  if (out.upstream == upstreams_.end() || out.upstream->second->per_client()) return std::nullopt;
+  return out;
+}
+
+Router::CachedSchema Router::cached_tool_schema(const std::string& route, const std::string& exposed) const {
+  CachedSchema out;
+  auto target = schema_target(route, exposed);
+  if (!target) {
+    out.cached = true;  // no schema to look for
+    return out;
+  }
+  out.catalog = target->upstream->second->cached_catalog("tools");
+  if (!out.catalog) return out;
+  out.cached = true;
+  out.schema = find_input_schema(*out.catalog, target->name);
+  return out;
+}
+
+asio::awaitable<std::optional<json::object>> Router::tool_schema(const std::string& route,
+                                                               const std::string& exposed) {
+  auto target = schema_target(route, exposed);
+  if (!target) co_return std::nullopt;
+  auto tools = co_await target->upstream->second->catalog("tools");
+  if (!tools) co_return std::nullopt;
+  if (const auto* schema = find_input_schema(*tools, target->name)) co_return *schema;
   co_return std::nullopt;
 }
 

@@ -112,10 +112,25 @@ class Router {
   // The input schema of a tool as the client names it on `route`, from the cached catalog.
   boost::asio::awaitable<std::optional<json::object>> tool_schema(const std::string& route,
                                                                   const std::string& exposed);
+  // The same from the cached catalog only, without a coroutine or a copy (it runs on every
+  // 2026-era tools/call). `cached` is false when the catalog is not cached: then use
+  // tool_schema(). `schema` (null when the tool declares none) points into `catalog`.
+  struct CachedSchema {
+    upstream::Upstream::Catalog catalog;
+    const json::object* schema = nullptr;
+    bool cached = false;
+  };
+  CachedSchema cached_tool_schema(const std::string& route, const std::string& exposed) const;
   // server/discover result for a route ("" = federated).
   boost::asio::awaitable<json::object> discover(const std::string& route);
 
  private:
+  // Where a tool's schema lives: its upstream (not per-client) and its name there.
+  struct SchemaTarget {
+    std::map<std::string, std::shared_ptr<upstream::Upstream>>::const_iterator upstream;
+    std::string name;
+  };
+  std::optional<SchemaTarget> schema_target(const std::string& route, const std::string& exposed) const;
   boost::asio::awaitable<std::shared_ptr<upstream::Link>> acquire_link(
       const std::shared_ptr<ClientSession>& session, upstream::Upstream& up);
   boost::asio::awaitable<json::object> forward(const std::shared_ptr<ClientSession>& session,

@@ -494,7 +494,12 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_stateless(net::Request& req
   if (message.method() == "tools/call") {
     auto target = target_name(message);
     if (target) {
-      if (auto schema = co_await router->tool_schema(route, std::string(*target))) {
+      const std::string exposed(*target);
+      auto cached = router->cached_tool_schema(route, exposed);
+      std::optional<json::object> fetched;  // only when the catalog is not cached yet
+      if (!cached.cached) fetched = co_await router->tool_schema(route, exposed);
+      const json::object* schema = fetched ? &*fetched : cached.schema;
+      if (schema) {
         const json::object* arguments = nullptr;
         if (auto* a = message.params()->if_contains("arguments")) arguments = a->if_object();
         auto param_check = check_param_headers(*schema, arguments, params);
