@@ -721,9 +721,9 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
     }
     reply = json::serialize(response);
     record.response_bytes = reply->size();
-    if (wants_payloads()) {
-      if (auto* result = response.if_contains("result")) record.result = *result;
-      else if (auto* error = response.if_contains("error")) record.result = *error;
+    if (wants_payloads()) {  // serialised already: the record takes the result, not a copy
+      if (auto* result = response.if_contains("result")) record.result = std::move(*result);
+      else if (auto* error = response.if_contains("error")) record.result = std::move(*error);
     }
   }
   record.timed_out = record.status == "timeout";
