@@ -59,10 +59,13 @@ test('smuggling attempts: conflicting Content-Length and Transfer-Encoding are r
 });
 
 test('beyond max_connections new connections get 503 and the rest keep working', async () => {
-  const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise((resolve) => {
-    const s = net.connect(Number(port), host, () => resolve(s));
+  // Each connection gets one reply first: proof the server has accepted and counted it (a fixed
+  // wait flaked on a loaded machine). They then stay open, idle, well within idle_timeout (1 s).
+  const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise((resolve, reject) => {
+    const s = net.connect(Number(port), host, () => s.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    s.once('data', (d) => (String(d).startsWith('HTTP/1.1 200') ? resolve(s) : reject(new Error(`got ${d}`))));
+    s.on('error', reject);
   })));
-  await new Promise((r) => setTimeout(r, 100));  // let the server accept them all
   const reply = await raw(['GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n']);
   assert.match(reply, /^HTTP\/1\.1 503/);
   sockets.forEach((s) => s.destroy());
