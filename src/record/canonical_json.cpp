@@ -1,7 +1,5 @@
 #include "record/canonical_json.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
@@ -322,42 +320,6 @@ std::string canonical_json(const json::value& value) {
   std::string out;
   out.reserve(256);
   write_value(out, value);
-  return out;
-}
-
-namespace {
-
-// EVP_Digest with EVP_sha256() looks the algorithm up in the provider store and allocates a
-// context on every call, which costs more than hashing a small document: fetch once, and keep
-// one context per thread.
-struct Sha256 {
-  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  ~Sha256() { EVP_MD_free(md); }
-};
-struct DigestContext {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~DigestContext() { EVP_MD_CTX_free(ctx); }
-};
-
-}  // namespace
-
-std::string sha256_hex(std::string_view data) {
-  static const Sha256 sha256;
-  static thread_local DigestContext context;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!sha256.md || !context.ctx || EVP_DigestInit_ex2(context.ctx, sha256.md, nullptr) != 1 ||
-      EVP_DigestUpdate(context.ctx, data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(context.ctx, md, &len) != 1) {
-    return {};  // only on OpenSSL misconfiguration; an empty hash never matches a real one
-  }
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(hex[md[i] >> 4]);
-    out.push_back(hex[md[i] & 0xF]);
-  }
   return out;
 }
 

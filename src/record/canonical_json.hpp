@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/sha256.hpp"
+
 namespace bastion::record {
 
 // JCS text of `value`: object members sorted by the UTF-16 code units of their names, no
@@ -27,8 +29,8 @@ std::string es_number(double value);
 boost::json::value parse_json_precise(std::string_view text, boost::system::error_code& ec,
                                       std::size_t max_depth = 64);
 
-// Lower-case hex SHA-256 of the bytes (OpenSSL EVP).
-std::string sha256_hex(std::string_view data);
+// Lower-case hex SHA-256 of the bytes; "" only when OpenSSL cannot provide SHA-256.
+using core::sha256_hex;
 
 // sha256_hex(canonical_json(value)).
 std::string canonical_hash(const boost::json::value& value);

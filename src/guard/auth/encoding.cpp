@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/sha256.hpp"
+
 namespace bastion::guard::auth {
 namespace {
 
@@ -39,32 +41,11 @@ std::optional<std::string> hex_decode(std::string_view text) {
   return out;
 }
 
-namespace {
-
-// EVP_Digest with EVP_sha256() looks the algorithm up in the provider store and allocates a
-// context on every call (every bearer token check): fetch once, keep one context per thread.
-struct Sha256 {
-  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  ~Sha256() { EVP_MD_free(md); }
-};
-struct DigestContext {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~DigestContext() { EVP_MD_CTX_free(ctx); }
-};
-
-}  // namespace
-
 std::array<std::uint8_t, 32> sha256(std::string_view bytes) {
-  static const Sha256 sha;
-  static thread_local DigestContext context;
+  if (auto digest = core::sha256(bytes)) return *digest;
+  // As before on OpenSSL misconfiguration: fall back to the one-shot form.
   std::array<std::uint8_t, 32> out{};
   unsigned int len = 0;
-  if (sha.md && context.ctx && EVP_DigestInit_ex2(context.ctx, sha.md, nullptr) == 1 &&
-      EVP_DigestUpdate(context.ctx, bytes.data(), bytes.size()) == 1 &&
-      EVP_DigestFinal_ex(context.ctx, out.data(), &len) == 1) {
-    return out;
-  }
-  out.fill(0);  // as before on OpenSSL misconfiguration: fall back to the one-shot form
   EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, EVP_sha256(), nullptr);
   return out;
 }

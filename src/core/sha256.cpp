@@ -1,0 +1,45 @@
+#include "core/sha256.hpp"
+
+#include <openssl/evp.h>
+
+namespace bastion::core {
+namespace {
+
+struct FetchedSha256 {
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  ~FetchedSha256() { EVP_MD_free(md); }
+};
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
+std::optional<Sha256Digest> sha256(std::string_view bytes) {
+  static const FetchedSha256 sha;
+  static thread_local DigestContext context;
+  Sha256Digest out{};
+  unsigned int len = 0;
+  if (!sha.md || !context.ctx || EVP_DigestInit_ex2(context.ctx, sha.md, nullptr) != 1 ||
+      EVP_DigestUpdate(context.ctx, bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(context.ctx, out.data(), &len) != 1 || len != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  const auto digest = sha256(bytes);
+  if (!digest) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(digest->size() * 2);
+  for (std::uint8_t b : *digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xF]);
+  }
+  return out;
+}
+
+}  // namespace bastion::core
