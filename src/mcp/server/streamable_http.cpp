@@ -394,8 +394,9 @@ asio::awaitable<void> StreamableHttpEndpoint::handle_post(net::Request& request,
     auto stream = session->new_stream();
     // The call belongs to the session, not to this connection: a client that drops the
     // connection can resume the stream with Last-Event-ID (2025 disconnects are not cancels).
-    asio::co_spawn(co_await asio::this_coro::executor,
-                   run_detached(router, session, std::move(requests.front()), stream, request.body().size(), caller),
+    // (No co_await inside the co_spawn expression: GCC 12 mishandles temporaries there.)
+    const auto ex = co_await asio::this_coro::executor;
+    asio::co_spawn(ex, run_detached(router, session, std::move(requests.front()), stream, request.body().size(), caller),
                    asio::detached);
     co_await reply_from_stream(request, writer, session, stream, 0, true);
     co_return;
