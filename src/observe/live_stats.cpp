@@ -1,26 +1,12 @@
 #include "observe/live_stats.hpp"
 
 #include <algorithm>
-#include <cctype>
+
+#include "core/error_shape.hpp"
 
 namespace bastion::observe {
 
-std::string message_shape(std::string_view message, std::size_t max_length) {
-  std::string out;
-  out.reserve(std::min(message.size(), max_length));
-  for (std::size_t i = 0; i < message.size() && out.size() < max_length;) {
-    auto c = static_cast<unsigned char>(message[i]);
-    if (std::isdigit(c)) {
-      // A run of digits and hex letters (ids, addresses, counts) becomes one '#'.
-      while (i < message.size() && (std::isxdigit(static_cast<unsigned char>(message[i])) || message[i] == '-')) ++i;
-      out.push_back('#');
-      continue;
-    }
-    out.push_back(c < 0x20 ? ' ' : static_cast<char>(c));
-    ++i;
-  }
-  return out;
-}
+std::string message_shape(std::string_view message) { return core::normalize_error_message(message); }
 
 LiveStats::LiveStats(std::chrono::seconds capacity) : capacity_(capacity) {}
 

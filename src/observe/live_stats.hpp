@@ -41,8 +41,10 @@ struct LiveToolSummary {
   std::uint64_t timeouts = 0;  // in the window
 };
 
-// Digits and hex runs collapse to '#', so "timeout after 5012 ms" and "... 4999 ms" group together.
-std::string message_shape(std::string_view message, std::size_t max_length = 160);
+// The shape live error patterns are grouped by: the one normaliser the store analysis and the
+// dataset export use too (core/error_shape.hpp), so "timeout after 5012 ms" and "... 4999 ms"
+// group together, and a pattern keeps its shape whether `analyze` answers live or from the store.
+std::string message_shape(std::string_view message);
 
 class LiveStats {
  public:

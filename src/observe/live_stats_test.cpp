@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/error_shape.hpp"
+
 using namespace bastion::observe;
 using namespace std::chrono_literals;
 
@@ -24,8 +26,25 @@ CallOutcome call(std::string_view upstream, std::string_view tool, std::string_v
 TEST(MessageShape, CollapsesNumbersAndIds) {
   EXPECT_EQ(message_shape("timeout after 5012 ms"), "timeout after # ms");
   EXPECT_EQ(message_shape("timeout after 4999 ms"), "timeout after # ms");
-  EXPECT_EQ(message_shape("id 0190ab12-3c4d failed\n"), "id # failed ");
-  EXPECT_EQ(message_shape(std::string(500, 'x')).size(), 160u);
+  EXPECT_EQ(message_shape("id 0190ab12-3c4d failed\n"), "id <id> failed");
+  EXPECT_EQ(message_shape(std::string(500, 'x')).size(), 200u);
+}
+
+// The live patterns use the store analysis's and the dataset export's normaliser, so a failure
+// keeps one shape whichever source `analyze` reads: case, quoted values and ids do not split it.
+TEST(MessageShape, IsTheSharedNormaliser) {
+  for (std::string_view m : {"Timeout after 5000 ms", "request 3f2a9c1e-1b2c-4d5e-8f90-123456789abc failed",
+                             "Upstream 'api' said \"no\"", "  a \n\t b  ", "code e42"}) {
+    EXPECT_EQ(message_shape(m), bastion::core::normalize_error_message(m)) << m;
+  }
+  LiveStats stats(60s);
+  auto now = LiveStats::Clock::now();
+  stats.observe(call("demo", "fetch", "error", 0.01, now, "Upstream 'api' failed for request 3f2a9c1e-1b2c-4d5e-8f90-123456789abc"));
+  stats.observe(call("demo", "fetch", "error", 0.01, now, "upstream \"billing\" failed for request 0190ab12-3c4d-7e8f-9a0b-1c2d3e4f5a6b"));
+  auto patterns = stats.patterns(std::chrono::system_clock::now() - 1h);
+  ASSERT_EQ(patterns.size(), 1u);
+  EXPECT_EQ(patterns[0].count, 2u);
+  EXPECT_EQ(patterns[0].message_shape, "upstream <str> failed for request <id>");
 }
 
 TEST(LiveStats, WindowsPerUpstreamAndToolAndPatterns) {

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error_shape.hpp"
 #include "record/interaction.hpp"
 
 namespace bastion::record {
@@ -78,10 +79,8 @@ ExportSummary export_dataset(const ExportOptions& options, Store& store,
 int run_dataset_export(const ExportOptions& options, Store& store, std::ostream& progress_out,
                        bool progress_is_tty);
 
-// "Timeout after 5000 ms" and "timeout after 300 ms" -> "timeout after # ms": lower-cased,
-// quoted strings -> <str>, hex/uuid-like tokens -> <id>, digit runs -> #, whitespace collapsed,
-// at most 200 bytes (cut on a UTF-8 boundary).
-std::string normalize_error_message(std::string_view message);
+// The error-message shape of failure_patterns.jsonl (see core/error_shape.hpp).
+using core::normalize_error_message;
 
 // Latency percentiles in bounded memory: log-spaced buckets (relative error <= 1%), stored
 // densely between the smallest and largest bucket seen; results clamped to the exact min/max.
