@@ -4,21 +4,14 @@
 #include <string>
 #include <string_view>
 #include <tuple>
-#include <unordered_map>
 #include <vector>
 
 #include "record/export/dataset_export.hpp"  // LatencyHistogram, normalize_error_message
+#include "record/group_key.hpp"
 #include "record/time_format.hpp"
 
 namespace bastion::record {
 namespace {
-
-struct KeyHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <class T>
-using Table = std::unordered_map<std::string, T, KeyHash, std::equal_to<>>;
 
 // Rows that reached the upstream: their latency is the agent's (as in the dataset export).
 bool reached_upstream(std::string_view status) {
@@ -81,13 +74,13 @@ class Analyzer {
     ++rows_;
     const std::string tool = r.tool.value_or("");
     bool missed = false;
-    if (ToolGroup* g = tool_group(probe({r.agent_type, r.tool ? "t" : "-", tool}), r.agent_type,
+    if (ToolGroup* g = tool_group(probe_({r.agent_type, r.tool ? "t" : "-", tool}), r.agent_type,
                                   tool, false)) {
       g->latency.add(r);
     } else {
       missed = true;
     }
-    if (ToolGroup* a = tool_group(probe({r.agent_type, "*"}), r.agent_type, "", true)) {
+    if (ToolGroup* a = tool_group(probe_({r.agent_type, "*"}), r.agent_type, "", true)) {
       a->latency.add(r);
     } else {
       missed = true;
@@ -137,16 +130,6 @@ class Analyzer {
   std::uint64_t overflow_rows() const { return overflow_tools_ + overflow_patterns_; }
 
  private:
-  // The probe key in a reused buffer: parts joined with NUL (never inside names).
-  std::string_view probe(std::initializer_list<std::string_view> parts) {
-    key_.clear();
-    for (auto p : parts) {
-      key_.append(p);
-      key_ += '\0';
-    }
-    return key_;
-  }
-
   ToolGroup* tool_group(std::string_view key, const std::string& agent, const std::string& tool,
                         bool whole_agent) {
     if (auto it = tools_.find(key); it != tools_.end()) return &it->second;
@@ -161,7 +144,7 @@ class Analyzer {
   void add_error(const Interaction& r, const std::string& tool) {
     std::string shape = r.error_message ? normalize_error_message(*r.error_message) : "";
     std::string code = r.error_code ? std::to_string(*r.error_code) : "";
-    std::string_view key = probe({r.agent_type, r.tool ? "t" : "-", tool, r.status, code, shape});
+    std::string_view key = probe_({r.agent_type, r.tool ? "t" : "-", tool, r.status, code, shape});
     auto it = patterns_.find(key);
     if (it == patterns_.end()) {
       if (patterns_.size() >= limits_.max_error_patterns) {
@@ -189,11 +172,11 @@ class Analyzer {
   }
 
   StoreAnalysisLimits limits_;
-  std::string key_;
+  GroupKeyProbe probe_;
   std::uint64_t rows_ = 0;
   std::uint64_t overflow_tools_ = 0, overflow_patterns_ = 0;
-  Table<ToolGroup> tools_;  // (agent, tool) groups and (agent, "*") whole-agent groups
-  Table<PatternGroup> patterns_;
+  GroupTable<ToolGroup> tools_;  // (agent, tool) groups and (agent, "*") whole-agent groups
+  GroupTable<PatternGroup> patterns_;
 };
 
 }  // namespace

@@ -13,10 +13,10 @@
 #include <cstring>
 #include <filesystem>
 #include <ostream>
-#include <unordered_map>
 #include <vector>
 
 #include "record/export/json_lines.hpp"
+#include "record/group_key.hpp"
 #include "record/time_format.hpp"
 
 namespace bastion::record {
@@ -119,23 +119,6 @@ class OutFile {
   std::FILE* file_ = nullptr;
   std::uint64_t lines_ = 0;
 };
-
-std::string join_key(std::initializer_list<std::string_view> parts) {
-  std::string key;
-  for (auto p : parts) {
-    key.append(p);
-    key += '\0';
-  }
-  return key;
-}
-
-// Lookups by string_view, so the per-row probes reuse one key buffer instead of allocating.
-struct KeyHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <class T>
-using Table = std::unordered_map<std::string, T, KeyHash, std::equal_to<>>;
 
 json::value opt(const std::optional<std::string>& v) {
   return v ? json::value(*v) : json::value(nullptr);
@@ -322,19 +305,9 @@ class Exporter {
     return &map.try_emplace(std::string(key)).first->second;
   }
 
-  // The probe key in a reused buffer: parts joined with NUL (never inside names or hashes).
-  std::string_view probe(std::initializer_list<std::string_view> parts) {
-    key_.clear();
-    for (auto p : parts) {
-      key_.append(p);
-      key_ += '\0';
-    }
-    return key_;
-  }
-
   ToolStats* tool_stats(const Interaction& r) {
     bool created = false;
-    ToolStats* s = slot(tools_, probe({r.agent_type, r.tool ? "t" : "-", r.tool ? *r.tool : ""}),
+    ToolStats* s = slot(tools_, probe_({r.agent_type, r.tool ? "t" : "-", r.tool ? *r.tool : ""}),
                         overflow_tools_, created);
     if (created) {
       s->agent = r.agent_type;
@@ -346,12 +319,12 @@ class Exporter {
   const std::string& tool_parameters(const Interaction& r) {
     static const std::string kAnyObject = R"({"type":"object"})";
     if (!o_.tool_schema || !*o_.tool_schema) return kAnyObject;
-    auto it = schemas_.find(probe({r.agent_type, *r.tool}));
+    auto it = schemas_.find(probe_({r.agent_type, *r.tool}));
     if (it != schemas_.end()) return it->second;
     auto schema = (*o_.tool_schema)(r.agent_type, *r.tool);
     std::string text = schema ? to_json_text(*schema) : kAnyObject;
     bool created = false;
-    std::string* cached = slot(schemas_, probe({r.agent_type, *r.tool}), overflow_schemas_, created);
+    std::string* cached = slot(schemas_, probe_({r.agent_type, *r.tool}), overflow_schemas_, created);
     if (cached == nullptr) {
       uncached_schema_ = std::move(text);
       return uncached_schema_;
@@ -411,7 +384,7 @@ class Exporter {
   void add_pair_candidate(const Interaction& r) {
     bool created = false;
     PairGroup* g =
-        slot(pair_groups_, probe({*r.tool, *r.input_hash}), overflow_pairs_, created);
+        slot(pair_groups_, probe_({*r.tool, *r.input_hash}), overflow_pairs_, created);
     if (g == nullptr) return;
     if (created) {
       g->tool = *r.tool;
@@ -430,7 +403,7 @@ class Exporter {
 
   void add_repeat(const Interaction& r) {
     bool created = false;
-    RepeatGroup* g = slot(repeats_, probe({*r.tool, *r.input_hash, *r.output_hash}),
+    RepeatGroup* g = slot(repeats_, probe_({*r.tool, *r.input_hash, *r.output_hash}),
                           overflow_repeats_, created);
     if (g == nullptr) return;
     if (created) {
@@ -449,7 +422,7 @@ class Exporter {
     std::string code = r.error_code ? std::to_string(*r.error_code) : "-";
     bool created = false;
     FailureGroup* g = slot(failure_groups_,
-                           probe({r.agent_type, r.tool ? "t" : "-", r.tool ? *r.tool : "",
+                           probe_({r.agent_type, r.tool ? "t" : "-", r.tool ? *r.tool : "",
                                   r.status, code, message}),
                            overflow_failures_, created);
     if (g == nullptr) return;
@@ -461,7 +434,7 @@ class Exporter {
       g->message = std::move(message);
       g->first = g->last = r.timestamp;
       if (stats != nullptr) {
-        g->tool_key = join_key({r.agent_type, r.tool ? "t" : "-", r.tool ? *r.tool : ""});
+        g->tool_key = group_key({r.agent_type, r.tool ? "t" : "-", r.tool ? *r.tool : ""});
       }
     }
     ++g->count;
@@ -699,7 +672,7 @@ class Exporter {
   fs::path dir_;
   OutFile successful_, pairs_, failures_, opportunities_, manifest_;
   std::string line_;
-  std::string key_;
+  GroupKeyProbe probe_;
   std::string uncached_schema_;
 
   std::uint64_t rows_ = 0;
@@ -710,11 +683,11 @@ class Exporter {
   std::size_t groups_ = 0;
   std::uint64_t overflow_tools_ = 0, overflow_pairs_ = 0, overflow_repeats_ = 0,
                 overflow_failures_ = 0, overflow_schemas_ = 0;
-  Table<ToolStats> tools_;
-  Table<std::string> schemas_;
-  Table<PairGroup> pair_groups_;
-  Table<RepeatGroup> repeats_;
-  Table<FailureGroup> failure_groups_;
+  GroupTable<ToolStats> tools_;
+  GroupTable<std::string> schemas_;
+  GroupTable<PairGroup> pair_groups_;
+  GroupTable<RepeatGroup> repeats_;
+  GroupTable<FailureGroup> failure_groups_;
 };
 
 }  // namespace
