@@ -67,6 +67,32 @@ function M.request_with(headers, body_for_id)
   end
 end
 
+-- The headers every call sends (JSON in, JSON or SSE back, the protocol version), plus the
+-- era's own: the 2025 session id, or the 2026 Mcp-Method / Mcp-Name.
+function M.headers(version, extra)
+  local h = {
+    ["Content-Type"] = "application/json",
+    ["Accept"] = "application/json, text/event-stream",
+    ["MCP-Protocol-Version"] = version,
+  }
+  for k, v in pairs(extra or {}) do h[k] = v end
+  return h
+end
+
+-- The stateless 2026-07-28 form: no session; version and capabilities in params._meta.
+M.version_2026 = "2026-07-28"
+M.meta_2026 = '"_meta":{"io.modelcontextprotocol/protocolVersion":"' .. M.version_2026 .. '"' ..
+              ',"io.modelcontextprotocol/clientCapabilities":{}}'
+
+-- The wrk `request` for one method with fixed params (a JSON object's text); only the id varies,
+-- so everything after it is built once.
+function M.request_for(headers, method, params)
+  local tail = ',"method":"' .. method .. '","params":' .. params .. '}'
+  return M.request_with(headers, function(id)
+    return '{"jsonrpc":"2.0","id":' .. id .. tail
+  end)
+end
+
 function response(status, headers, body)
   if status ~= 200 then
     non200 = non200 + 1

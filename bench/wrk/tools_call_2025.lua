@@ -11,15 +11,9 @@ local session = os.getenv("BENCH_SESSION_ID")
 if session == nil or session == "" then
   error("BENCH_SESSION_ID is not set: run initialize first and pass the Mcp-Session-Id")
 end
-local headers = {
-  ["Content-Type"] = "application/json",
-  ["Accept"] = "application/json, text/event-stream",
-  ["MCP-Protocol-Version"] = os.getenv("BENCH_PROTOCOL_VERSION") or "2025-11-25",
-  ["Mcp-Session-Id"] = session,
-}
+local headers = common.headers(os.getenv("BENCH_PROTOCOL_VERSION") or "2025-11-25",
+                               { ["Mcp-Session-Id"] = session })
 local params = '{"name":' .. common.json_string(common.tool) ..
                ',"arguments":{"message":' .. common.json_string(common.message) .. '}}'
 
-request = common.request_with(headers, function(id)
-  return '{"jsonrpc":"2.0","id":' .. id .. ',"method":"tools/call","params":' .. params .. '}'
-end)
+request = common.request_for(headers, "tools/call", params)

@@ -5,19 +5,10 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(here .. "common.lua")
 
-local version = "2026-07-28"
-local headers = {
-  ["Content-Type"] = "application/json",
-  ["Accept"] = "application/json, text/event-stream",
-  ["MCP-Protocol-Version"] = version,
-  ["Mcp-Method"] = "tools/call",
-  ["Mcp-Name"] = common.tool,
-}
+local headers = common.headers(common.version_2026,
+                               { ["Mcp-Method"] = "tools/call", ["Mcp-Name"] = common.tool })
 local params = '{"name":' .. common.json_string(common.tool) ..
                ',"arguments":{"message":' .. common.json_string(common.message) .. '}' ..
-               ',"_meta":{"io.modelcontextprotocol/protocolVersion":"' .. version .. '"' ..
-               ',"io.modelcontextprotocol/clientCapabilities":{}}}'
+               ',' .. common.meta_2026 .. '}'
 
-request = common.request_with(headers, function(id)
-  return '{"jsonrpc":"2.0","id":' .. id .. ',"method":"tools/call","params":' .. params .. '}'
-end)
+request = common.request_for(headers, "tools/call", params)

@@ -6,15 +6,8 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(here .. "common.lua")
 
-local version = "2026-07-28"
-local headers = {
-  ["Content-Type"] = "application/json",
-  ["Accept"] = "application/json, text/event-stream",
-  ["MCP-Protocol-Version"] = version,
-  ["Mcp-Method"] = "tools/list",
-}
-local params = '{"_meta":{"io.modelcontextprotocol/protocolVersion":"' .. version .. '"' ..
-               ',"io.modelcontextprotocol/clientCapabilities":{}}}'
+local headers = common.headers(common.version_2026, { ["Mcp-Method"] = "tools/list" })
+local params = "{" .. common.meta_2026 .. "}"
 
 local expected = {}
 for name in string.gmatch(os.getenv("BENCH_EXPECT_TOOLS") or "", "[^,]+") do
@@ -23,6 +16,4 @@ end
 if #expected == 0 then error("tools_list_2026.lua: BENCH_EXPECT_TOOLS is empty") end
 common.expect(expected)
 
-request = common.request_with(headers, function(id)
-  return '{"jsonrpc":"2.0","id":' .. id .. ',"method":"tools/list","params":' .. params .. '}'
-end)
+request = common.request_for(headers, "tools/list", params)
