@@ -149,6 +149,19 @@ def fmt_ms(us):
     return f"{us / 1000:.3f}"
 
 
+def verdict(meets_target):
+    return "met" if meets_target else "missed"
+
+
+def markdown_table(heading, columns, align, rows):
+    """One Markdown table as output lines: the heading (verbatim; "" for a blank line), the column
+    names, the alignment row ("l" left, "r" right, one letter a column), then a line a row."""
+    assert len(columns) == len(align) and all(len(r) == len(columns) for r in rows)
+    return [heading, "| " + " | ".join(columns) + " |",
+            "|" + "|".join("---:" if x == "r" else "---" for x in align) + "|"] + \
+           ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
+
+
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "--line" and sys.argv[3] == "--clk-tck":
         print(progress_line(json.loads(sys.argv[2]), int(sys.argv[4])))
@@ -378,87 +391,82 @@ def main():
     out = []
     title = "smoke run" if a.smoke else f"median of {a.rounds} interleaved round(s), {a.duration} s per run"
     if scenarios:
-        out.append(f"### tools/call through Bastion vs direct ({title})\n")
-        out.append("| scenario | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req front door | CPU µs/req upstream "
-                   "| baseline | ratio | added p50 ms |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
-    for c in conns:
-        for name in scenarios:
-            m = info[name]["summary"].get(str(c))
-            if not m:
-                continue
-            x = comp.get((name, c))
-            cpu = m["cpu_us_per_request"]
-            front = f"{cpu['front']:.1f}" if cpu["front"] and info[name]["server"] != "echo" else ""
-            upstream = f"{cpu['upstream']:.1f}" if cpu["upstream"] is not None else ""
-            out.append("| {} | {} | {:,.0f} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-                name, c, m["rps"], fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]), m["error_total"], front, upstream,
-                x["baseline"] if x else "", f"{x['throughput_ratio']:.2f}" if x else "",
-                f"{x['added_p50_us'] / 1000:+.3f}" if x else ""))
+        cells = []
+        for c in conns:
+            for name in scenarios:
+                m = info[name]["summary"].get(str(c))
+                if not m:
+                    continue
+                x = comp.get((name, c))
+                cpu = m["cpu_us_per_request"]
+                cells.append([
+                    name, c, f"{m['rps']:,.0f}", fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]), m["error_total"],
+                    f"{cpu['front']:.1f}" if cpu["front"] and info[name]["server"] != "echo" else "",
+                    f"{cpu['upstream']:.1f}" if cpu["upstream"] is not None else "",
+                    x["baseline"] if x else "", f"{x['throughput_ratio']:.2f}" if x else "",
+                    f"{x['added_p50_us'] / 1000:+.3f}" if x else ""])
+        out += markdown_table(
+            f"### tools/call through Bastion vs direct ({title})\n",
+            ["scenario", "conns", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req front door",
+             "CPU µs/req upstream", "baseline", "ratio", "added p50 ms"], "lrrrrrrrlrr", cells)
     if front_door:
-        out.append(f"\n### Security front door: TLS + bearer token + rate-limit zone vs all off "
-                   f"(target: secure ÷ plain ≥ {FRONT_DOOR_TARGET_RATIO})\n")
-        out.append("| secure | plain | conns | plain req/s | secure req/s | secure ÷ plain "
-                   "| p50 ms plain → secure | p99 ms plain → secure | target |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
-        for x in front_door:
-            out.append("| {} | {} | {} | {:,.0f} | {:,.0f} | {:.3f} | {} → {} | {} → {} | {} |".format(
-                x["scenario"], x["plain"], x["connections"], x["plain_rps"], x["secure_rps"], x["ratio"],
-                fmt_ms(x["plain_p50_us"]), fmt_ms(x["secure_p50_us"]),
-                fmt_ms(x["plain_p99_us"]), fmt_ms(x["secure_p99_us"]),
-                "met" if x["meets_target"] else "missed"))
+        out += markdown_table(
+            f"\n### Security front door: TLS + bearer token + rate-limit zone vs all off "
+            f"(target: secure ÷ plain ≥ {FRONT_DOOR_TARGET_RATIO})\n",
+            ["secure", "plain", "conns", "plain req/s", "secure req/s", "secure ÷ plain", "p50 ms plain → secure",
+             "p99 ms plain → secure", "target"], "llrrrrrrl",
+            [[x["scenario"], x["plain"], x["connections"], f"{x['plain_rps']:,.0f}", f"{x['secure_rps']:,.0f}",
+              f"{x['ratio']:.3f}", f"{fmt_ms(x['plain_p50_us'])} → {fmt_ms(x['secure_p50_us'])}",
+              f"{fmt_ms(x['plain_p99_us'])} → {fmt_ms(x['secure_p99_us'])}", verdict(x["meets_target"])]
+             for x in front_door])
     if peers:
-        out.append("\n### Bastion vs other front doors (Bastion ÷ peer; targets: ≥ 1.5 vs nginx with p99 no worse, "
-                   "≥ 10 vs supergateway and mcp-proxy)\n")
-        out.append("| Bastion | peer | conns | Bastion req/s | peer req/s | Bastion ÷ peer | p50 ms Bastion / peer "
-                   "| p99 ms Bastion / peer | front-door CPU µs/req Bastion / peer | with upstream or agent | target |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         num = lambda v: f"{v:.1f}" if v is not None else "?"
-        for x in peers:
-            verdict = "" if x["meets_target"] is None else ("met" if x["meets_target"] else "missed")
-            out.append("| {} | {} | {} | {:,.0f} | {:,.0f} | {:.2f} | {} / {} | {} / {} | {} / {} | {} / {} | {} |".format(
-                x["bastion"], x["peer"], x["connections"], x["bastion_rps"], x["peer_rps"], x["ratio"],
-                fmt_ms(x["bastion_p50_us"]), fmt_ms(x["peer_p50_us"]),
-                fmt_ms(x["bastion_p99_us"]), fmt_ms(x["peer_p99_us"]),
-                num(x["bastion_front_cpu_us"]), num(x["peer_front_cpu_us"]),
-                num(x["bastion_total_cpu_us"]), num(x["peer_total_cpu_us"]), verdict))
+        out += markdown_table(
+            "\n### Bastion vs other front doors (Bastion ÷ peer; targets: ≥ 1.5 vs nginx with p99 no worse, "
+            "≥ 10 vs supergateway and mcp-proxy)\n",
+            ["Bastion", "peer", "conns", "Bastion req/s", "peer req/s", "Bastion ÷ peer", "p50 ms Bastion / peer",
+             "p99 ms Bastion / peer", "front-door CPU µs/req Bastion / peer", "with upstream or agent", "target"],
+            "llrrrrrrrrl",
+            [[x["bastion"], x["peer"], x["connections"], f"{x['bastion_rps']:,.0f}", f"{x['peer_rps']:,.0f}",
+              f"{x['ratio']:.2f}", f"{fmt_ms(x['bastion_p50_us'])} / {fmt_ms(x['peer_p50_us'])}",
+              f"{fmt_ms(x['bastion_p99_us'])} / {fmt_ms(x['peer_p99_us'])}",
+              f"{num(x['bastion_front_cpu_us'])} / {num(x['peer_front_cpu_us'])}",
+              f"{num(x['bastion_total_cpu_us'])} / {num(x['peer_total_cpu_us'])}",
+              "" if x["meets_target"] is None else verdict(x["meets_target"])]
+             for x in peers])
     if federated:
-        out.append(f"\n### Federated tools/list: cold vs cached (target: cached p50 at c=1 ≤ "
-                   f"{FEDERATED_LIST_TARGET_P50_US} µs)\n")
-        out.append("| scenario | starts | cold first list ms: curl / in Bastion | second list ms: curl / in Bastion "
-                   "| cached p50 ms (wrk, c=1) | cached CPU µs/req | target |")
-        out.append("|---|---:|---:|---:|---:|---:|---|")
-        for x in federated:
-            cell = lambda v: fmt_ms(v) if v is not None else ""
-            cpu = x["cached_cpu_us_per_request_c1"]
-            out.append("| {} | {} | {} / {} | {} / {} | {} | {} | {} |".format(
-                x["scenario"], x["cold_starts"], cell(x["cold_first_list_median_us"]),
-                cell(x["cold_first_list_in_bastion_median_us"]), cell(x["second_list_curl_median_us"]),
-                cell(x["second_list_in_bastion_median_us"]), cell(x["cached_p50_us_c1"]),
-                f"{cpu:.1f}" if cpu is not None else "",
-                "met" if x["meets_target"] else ("missed" if x["cached_p50_us_c1"] is not None else "no c=1 run")))
+        cell = lambda v: fmt_ms(v) if v is not None else ""
+        out += markdown_table(
+            f"\n### Federated tools/list: cold vs cached (target: cached p50 at c=1 ≤ "
+            f"{FEDERATED_LIST_TARGET_P50_US} µs)\n",
+            ["scenario", "starts", "cold first list ms: curl / in Bastion", "second list ms: curl / in Bastion",
+             "cached p50 ms (wrk, c=1)", "cached CPU µs/req", "target"], "lrrrrrl",
+            [[x["scenario"], x["cold_starts"],
+              f"{cell(x['cold_first_list_median_us'])} / {cell(x['cold_first_list_in_bastion_median_us'])}",
+              f"{cell(x['second_list_curl_median_us'])} / {cell(x['second_list_in_bastion_median_us'])}",
+              cell(x["cached_p50_us_c1"]),
+              f"{x['cached_cpu_us_per_request_c1']:.1f}" if x["cached_cpu_us_per_request_c1"] is not None else "",
+              verdict(x["meets_target"]) if x["meets_target"] or x["cached_p50_us_c1"] is not None else "no c=1 run"]
+             for x in federated])
     if rss:
-        out.append("\n| process | idle RSS MiB | RSS after load MiB |")
-        out.append("|---|---:|---:|")
-        for server in sorted(rss):
-            r = rss[server]
-            cell = lambda k: f"{r[k] / 1024:.1f}" if k in r else ""
-            out.append(f"| {server} | {cell('idle_kib')} | {cell('after_load_kib')} |")
+        kib = lambda r, k: f"{r[k] / 1024:.1f}" if k in r else ""
+        out += markdown_table("", ["process", "idle RSS MiB", "RSS after load MiB"], "lrr",
+                              [[server, kib(rss[server], "idle_kib"), kib(rss[server], "after_load_kib")]
+                               for server in sorted(rss)])
     rows = [m for m in memory if m.get("idle") and m.get("with_conns")]
     if rows:
-        out.append(f"\n### Memory: a fresh Bastion idle, then with idle keep-alive connections "
-                   f"(targets: idle ≤ {IDLE_RSS_TARGET_KIB // 1024} MiB, ≤ {PER_CONN_TARGET_KIB} KiB per connection)\n")
-        out.append("| config | connections | idle RSS MiB (anon / file) | after warm-up MiB | with connections MiB "
-                   "| KiB per connection (anon) | after close MiB | targets idle / per conn |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---|")
-        for m in rows:
-            out.append("| {} | {:,} of {:,} | {} ({} / {}) | {} | {} | {:.1f} ({:.1f}) | {} | {} / {} |".format(
-                m["config"] + (" (TLS)" if m.get("tls") else ""), m["opened"], m["count"],
-                mib(m["idle"]["VmRSS"]), mib(m["idle"]["RssAnon"]), mib(m["idle"]["RssFile"]),
-                mib(m["after_warmup"]["VmRSS"]), mib(m["with_conns"]["VmRSS"]),
-                m.get("per_conn_kib") or 0, m.get("per_conn_anon_kib") or 0, mib(m["after_close"]["VmRSS"]),
-                "met" if m.get("meets_idle_target") else "missed",
-                "met" if m.get("meets_per_conn_target") else "missed"))
+        out += markdown_table(
+            f"\n### Memory: a fresh Bastion idle, then with idle keep-alive connections "
+            f"(targets: idle ≤ {IDLE_RSS_TARGET_KIB // 1024} MiB, ≤ {PER_CONN_TARGET_KIB} KiB per connection)\n",
+            ["config", "connections", "idle RSS MiB (anon / file)", "after warm-up MiB", "with connections MiB",
+             "KiB per connection (anon)", "after close MiB", "targets idle / per conn"], "lrrrrrrl",
+            [[m["config"] + (" (TLS)" if m.get("tls") else ""), f"{m['opened']:,} of {m['count']:,}",
+              f"{mib(m['idle']['VmRSS'])} ({mib(m['idle']['RssAnon'])} / {mib(m['idle']['RssFile'])})",
+              mib(m["after_warmup"]["VmRSS"]), mib(m["with_conns"]["VmRSS"]),
+              f"{m.get('per_conn_kib') or 0:.1f} ({m.get('per_conn_anon_kib') or 0:.1f})",
+              mib(m["after_close"]["VmRSS"]),
+              f"{verdict(m.get('meets_idle_target'))} / {verdict(m.get('meets_per_conn_target'))}"]
+             for m in rows])
     if skipped:
         out.append("\nScenarios skipped:")
         for sk in skipped:
