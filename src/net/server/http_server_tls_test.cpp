@@ -209,6 +209,20 @@ class TlsServerTest : public ::testing::Test {
     co_await w.send(std::move(res));
   }
 
+  // Runs `body` on a fresh TLS connection to the server, in one bounded client run. A failed
+  // connect or handshake fails the test and `body` does not run.
+  template <class Body>
+  void on_connection(ssl::context& ctx, Body body) {
+    run_client([&]() -> asio::awaitable<void> {
+      auto c = co_await connect_tls(ctx, endpoint_);
+      if (c.ec) {
+        ADD_FAILURE() << "connect or handshake: " << c.ec.message();
+        co_return;
+      }
+      co_await body(c);
+    });
+  }
+
   // Waits (bounded) until `done` holds; for state the server changes on its own thread.
   template <class Pred>
   static bool eventually(Pred done, std::chrono::milliseconds bound = 5000ms) {
@@ -239,10 +253,7 @@ class TlsServerTest : public ::testing::Test {
 TEST_F(TlsServerTest, Tls13HandshakeAndKeepAliveRequests) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*ctx, endpoint_);
-    EXPECT_FALSE(c.ec) << c.ec.message();
-    if (c.ec) co_return;
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
     EXPECT_EQ(SSL_version(c.native()), TLS1_3_VERSION);
     const unsigned char* alpn = nullptr;
     unsigned alpn_len = 0;
@@ -261,10 +272,7 @@ TEST_F(TlsServerTest, Tls13HandshakeAndKeepAliveRequests) {
 TEST_F(TlsServerTest, ReplyLargerThanOneRecordThenKeepAlive) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*ctx, endpoint_);
-    EXPECT_FALSE(c.ec) << c.ec.message();
-    if (c.ec) co_return;
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
     for (int i = 0; i < 2; ++i) {
       auto r = co_await exchange(*c.stream, http::verb::get, "/big");
       EXPECT_FALSE(r.ec) << r.ec.message();
@@ -284,10 +292,7 @@ TEST_F(TlsServerTest, ReplyLargerThanOneRecordThenKeepAlive) {
 TEST_F(TlsServerTest, PipelinedRequestsInOneRecordAreAllAnswered) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*ctx, endpoint_);
-    EXPECT_FALSE(c.ec) << c.ec.message();
-    if (c.ec) co_return;
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
     std::string wire;
     for (int i = 0; i < 5; ++i) wire += "GET /p" + std::to_string(i) + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
     beast::get_lowest_layer(*c.stream).expires_after(5s);
@@ -314,10 +319,7 @@ TEST_F(TlsServerTest, IdleConnectionOutlivesBufferReleaseThenEndsWithCloseNotify
   limits.idle_timeout = 1600ms;
   start(limits);
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*ctx, endpoint_);
-    EXPECT_FALSE(c.ec) << c.ec.message();
-    if (c.ec) co_return;
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
     auto first = co_await exchange(*c.stream, http::verb::get, "/first");
     EXPECT_EQ(first.response.body(), "hello /first tls=1\n");
     asio::steady_timer idle(co_await asio::this_coro::executor, 1200ms);  // the idle time under test
@@ -339,10 +341,7 @@ TEST_F(TlsServerTest, IdleConnectionOutlivesBufferReleaseThenEndsWithCloseNotify
 TEST_F(TlsServerTest, Tls12EcdheRsaAesGcmHandshake) {
   start();
   auto ctx = client_context(TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-RSA-AES128-GCM-SHA256");
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*ctx, endpoint_);
-    EXPECT_FALSE(c.ec) << c.ec.message();
-    if (c.ec) co_return;
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
     EXPECT_EQ(SSL_version(c.native()), TLS1_2_VERSION);
     EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(c.native())),
                  "ECDHE-RSA-AES128-GCM-SHA256");
@@ -370,10 +369,7 @@ TEST_F(TlsServerTest, OldProtocolsWeakCiphersAndForeignAlpnAreRefused) {
   }
   // A client without ALPN is served.
   auto none = client_context(TLS1_2_VERSION, TLS1_3_VERSION, nullptr, "");
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*none, endpoint_);
-    EXPECT_FALSE(c.ec) << c.ec.message();
-  });
+  on_connection(*none, [](Connection&) -> asio::awaitable<void> { co_return; });
 }
 
 void expect_resumption(const std::function<void(std::function<asio::awaitable<void>()>)>& run,
@@ -497,62 +493,40 @@ TEST_F(TlsServerTest, LimitsAnswerTheSameOverTls) {
   limits.max_header_bytes = 2048;
   start(limits);
   auto ctx = client_context(TLS1_2_VERSION, TLS1_3_VERSION);
-  run_client([&]() -> asio::awaitable<void> {
-    {  // 413
-      auto c = co_await connect_tls(*ctx, endpoint_);
-      if (c.ec) {
-        ADD_FAILURE() << c.ec.message();
-        co_return;
-      }
-      auto r = co_await exchange(*c.stream, http::verb::post, "/big", std::string(4096, 'x'));
-      EXPECT_EQ(r.response.result(), http::status::payload_too_large);
-    }
-    {  // 431
-      auto c = co_await connect_tls(*ctx, endpoint_);
-      if (c.ec) {
-        ADD_FAILURE() << c.ec.message();
-        co_return;
-      }
-      Request req{http::verb::get, "/", 11};
-      req.set("x-filler", std::string(4096, 'y'));
-      beast::get_lowest_layer(*c.stream).expires_after(5s);
-      co_await http::async_write(*c.stream, req, use_tuple);
-      beast::flat_buffer buffer;
-      http::response<http::string_body> res;
-      co_await http::async_read(*c.stream, buffer, res, use_tuple);
-      EXPECT_EQ(res.result(), http::status::request_header_fields_too_large);
-    }
-    {  // 408: handshake done, header started but never finished
-      auto c = co_await connect_tls(*ctx, endpoint_);
-      if (c.ec) {
-        ADD_FAILURE() << c.ec.message();
-        co_return;
-      }
-      std::string partial = "GET / HTTP/1.1\r\nHost: localhost\r\n";
-      beast::get_lowest_layer(*c.stream).expires_after(5s);
-      co_await asio::async_write(*c.stream, asio::buffer(partial), use_tuple);
-      beast::flat_buffer buffer;
-      http::response<http::string_body> res;
-      auto [ec, n] = co_await http::async_read(*c.stream, buffer, res, use_tuple);
-      EXPECT_FALSE(ec) << ec.message();
-      EXPECT_EQ(res.result(), http::status::request_timeout);
-      // ...and then a clean TLS close (close_notify, not a truncated stream).
-      char byte = 0;
-      auto [rec, rn] = co_await c.stream->async_read_some(asio::buffer(&byte, 1), use_tuple);
-      EXPECT_EQ(rec, asio::error::eof) << rec.message();
-    }
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {  // 413
+    auto r = co_await exchange(*c.stream, http::verb::post, "/big", std::string(4096, 'x'));
+    EXPECT_EQ(r.response.result(), http::status::payload_too_large);
+  });
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {  // 431
+    Request req{http::verb::get, "/", 11};
+    req.set("x-filler", std::string(4096, 'y'));
+    beast::get_lowest_layer(*c.stream).expires_after(5s);
+    co_await http::async_write(*c.stream, req, use_tuple);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    co_await http::async_read(*c.stream, buffer, res, use_tuple);
+    EXPECT_EQ(res.result(), http::status::request_header_fields_too_large);
+  });
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {  // 408: header never finished
+    std::string partial = "GET / HTTP/1.1\r\nHost: localhost\r\n";
+    beast::get_lowest_layer(*c.stream).expires_after(5s);
+    co_await asio::async_write(*c.stream, asio::buffer(partial), use_tuple);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    auto [ec, n] = co_await http::async_read(*c.stream, buffer, res, use_tuple);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(res.result(), http::status::request_timeout);
+    // ...and then a clean TLS close (close_notify, not a truncated stream).
+    char byte = 0;
+    auto [rec, rn] = co_await c.stream->async_read_some(asio::buffer(&byte, 1), use_tuple);
+    EXPECT_EQ(rec, asio::error::eof) << rec.message();
   });
 }
 
 TEST_F(TlsServerTest, SseStreamsOverTls) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*ctx, endpoint_);
-    if (c.ec) {
-      ADD_FAILURE() << c.ec.message();
-      co_return;
-    }
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
     auto r = co_await exchange(*c.stream, http::verb::get, "/sse");
     EXPECT_FALSE(r.ec) << r.ec.message();
     EXPECT_EQ(r.response[http::field::content_type], "text/event-stream");
@@ -567,12 +541,7 @@ TEST_F(TlsServerTest, SseStreamsOverTls) {
 TEST_F(TlsServerTest, ClientThatLeavesCancelsItsHandler) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*ctx, endpoint_);
-    if (c.ec) {
-      ADD_FAILURE() << c.ec.message();
-      co_return;
-    }
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
     Request req{http::verb::get, "/slow", 11};
     req.set(http::field::host, "localhost");
     beast::get_lowest_layer(*c.stream).expires_after(5s);
@@ -593,12 +562,7 @@ TEST_F(TlsServerTest, ClientThatLeavesCancelsItsHandler) {
 TEST_F(TlsServerTest, ShutdownClosesIdleTlsConnectionsWithCloseNotify) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
-  run_client([&]() -> asio::awaitable<void> {
-    auto c = co_await connect_tls(*ctx, endpoint_);
-    if (c.ec) {
-      ADD_FAILURE() << c.ec.message();
-      co_return;
-    }
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
     auto r = co_await exchange(*c.stream, http::verb::get, "/idle");
     EXPECT_FALSE(r.ec);
     auto done = asio::co_spawn(ioc_, server_->shutdown(2s), asio::use_future);
