@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "core/hex.hpp"
+
 namespace bastion::core {
 namespace {
 
@@ -32,14 +34,7 @@ std::optional<Sha256Digest> sha256(std::string_view bytes) {
 std::string sha256_hex(std::string_view bytes) {
   const auto digest = sha256(bytes);
   if (!digest) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(digest->size() * 2);
-  for (std::uint8_t b : *digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xF]);
-  }
-  return out;
+  return hex_encode({reinterpret_cast<const char*>(digest->data()), digest->size()});
 }
 
 }  // namespace bastion::core

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <random>
 
+#include "core/hex.hpp"
+
 namespace bastion::record {
 namespace {
 
@@ -35,13 +37,6 @@ std::uint64_t random_u64() {
   for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | pool.bytes[pool.used + i];
   pool.used += 8;
   return v;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -104,14 +99,14 @@ std::optional<std::int64_t> uuid_v7_unix_ms(std::string_view text) {
   }
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-    if (hex_value(text[i]) < 0) return std::nullopt;
+    if (core::hex_digit(text[i]) < 0) return std::nullopt;
   }
   if (text[14] != '7') return std::nullopt;
-  if (int v = hex_value(text[19]); (v & 0xC) != 0x8) return std::nullopt;
+  if (int v = core::hex_digit(text[19]); (v & 0xC) != 0x8) return std::nullopt;
   std::int64_t ms = 0;
   for (std::size_t i = 0; i < 13; ++i) {
     if (i == 8) continue;
-    ms = (ms << 4) | hex_value(text[i]);
+    ms = (ms << 4) | core::hex_digit(text[i]);
   }
   return ms;
 }

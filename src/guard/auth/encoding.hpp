@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/base64url.hpp"
+#include "core/hex.hpp"
 
 namespace bastion::guard::auth {
 
@@ -14,9 +15,9 @@ namespace bastion::guard::auth {
 using core::base64url_decode;
 using core::base64url_encode;
 
-std::string hex_encode(std::string_view bytes);
-// Lower- or upper-case hex; odd lengths and other characters are rejected.
-std::optional<std::string> hex_decode(std::string_view text);
+// Lower-case hex out; lower- or upper-case in, odd lengths and other characters rejected.
+using core::hex_decode;
+using core::hex_encode;
 
 // SHA-256 of the bytes (32 raw bytes).
 std::array<std::uint8_t, 32> sha256(std::string_view bytes);

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "core/hex.hpp"
+
 namespace bastion::net::acme {
 
 namespace {
@@ -16,13 +18,7 @@ boost::system::error_code last_errno() { return {errno, boost::system::system_ca
 std::string random_suffix() {
   unsigned char bytes[8];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return std::to_string(::getpid());
-  std::string out;
-  static constexpr char hex[] = "0123456789abcdef";
-  for (unsigned char b : bytes) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
+  return core::hex_encode({reinterpret_cast<const char*>(bytes), sizeof bytes});
 }
 }  // namespace
 
