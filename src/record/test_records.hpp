@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/testing/temp_dir.hpp"
 #include "record/interaction.hpp"
 
 namespace bastion::record::testing {
@@ -51,25 +52,8 @@ inline Interaction make_record(int i, Clock::time_point base = Clock::time_point
 }
 
 // A fresh directory under $TMPDIR, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "bastion-record-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(std::string_view name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
+struct TempDir : core::testing::TempDir {
+  TempDir() : core::testing::TempDir("record") {}
 };
 
 }  // namespace bastion::record::testing

@@ -10,23 +10,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/testing/temp_dir.hpp"
 #include "guard/auth/encoding.hpp"
 
 namespace bastion::guard::auth {
 namespace {
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "bastion-auth-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
+struct TempDir : core::testing::TempDir {
+  TempDir() : core::testing::TempDir("auth") {}
 };
 
 std::string read_all(const std::string& path) {

@@ -5,7 +5,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -80,18 +79,6 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
   std::filesystem::permissions(
       tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   std::filesystem::rename(tmp, path);
-}
-
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "bastion-tls-XXXXXX").string();
-  char* made = ::mkdtemp(pattern.data());
-  check(made != nullptr, "mkdtemp");
-  path_ = made;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace bastion::net::tls::testing

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/testing/temp_dir.hpp"
+
 namespace bastion::net::tls::testing {
 
 enum class KeyType { ec_p256, rsa2048 };
@@ -21,17 +23,8 @@ TestCertificate make_self_signed(std::string_view common_name, long serial,
 void write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
 // A fresh directory under the system temp dir, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(std::string_view name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
+struct TempDir : core::testing::TempDir {
+  TempDir() : core::testing::TempDir("tls") {}
 };
 
 }  // namespace bastion::net::tls::testing
