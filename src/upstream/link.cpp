@@ -167,7 +167,8 @@ bool Link::notify(const json::object& notification) { return up_ && transmit(not
 bool Link::respond(const json::object& response) { return up_ && transmit(response); }
 
 void Link::route_to(const std::shared_ptr<Call>& call, json::object message) {
-  if (!call->inbox.try_send(boost::system::error_code{}, message)) {
+  // try_send leaves its arguments untouched when it refuses, so the move is safe.
+  if (!call->inbox.try_send(boost::system::error_code{}, std::move(message))) {
     // The caller is slow; queue rather than lose a message (the inbox is drained by its caller).
     call->inbox.async_send(boost::system::error_code{}, std::move(message), [](auto) {});
   }

@@ -448,6 +448,13 @@ std::optional<json::object> Upstream::server_info() const {
   return server_info_;
 }
 
+bool Upstream::speaks_version(std::string_view version) const {
+  std::lock_guard lock(mutex_);
+  if (!server_info_) return false;
+  const auto* v = server_info_->if_contains("protocolVersion");
+  return v && v->is_string() && v->get_string() == version;
+}
+
 asio::awaitable<Upstream::Catalog> Upstream::catalog(std::string kind) {
   {
     std::lock_guard lock(mutex_);

@@ -85,6 +85,9 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
 
   // The server's initialize result (capabilities, serverInfo, instructions), once known.
   std::optional<json::object> server_info() const;
+  // Whether that result names `version` as the protocol version (read in place, no copy: the
+  // request path asks this on every call).
+  bool speaks_version(std::string_view version) const;
 
   // The full catalog list (all pages) for "tools", "prompts", "resources" or "resourceTemplates",
   // cached until the upstream says it changed. nullopt when the upstream cannot answer.

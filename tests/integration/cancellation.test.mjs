@@ -62,3 +62,76 @@ test('2025 era: notifications/cancelled is relayed with the upstream request id'
   assert.ok((bastion.logs().match(/cancelled by the client/g) ?? []).length > before);
   assert.equal(await inFlight(), 0);
 });
+
+// Raw HTTP/1.1 on one plain connection, to control exactly when bytes and the FIN are sent.
+async function rawConnection() {
+  const net = await import('node:net');
+  const { hostname: host, port } = new URL(bastion.base);
+  const socket = net.connect(Number(port), host);
+  await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+  socket.setEncoding('utf8');
+  const conn = { socket, raw: '' };
+  socket.on('data', (d) => { conn.raw += d; });
+  conn.request = (id, name, args) => {
+    const body = JSON.stringify(stateless('tools/call', { name, arguments: args }, id));
+    const h = statelessHeaders('tools/call', name);
+    return `POST /mcp/demo HTTP/1.1\r\nHost: ${host}:${port}\r\nContent-Type: application/json\r\n` +
+      `Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: ${h['MCP-Protocol-Version']}\r\n` +
+      `Mcp-Method: ${h['Mcp-Method']}\r\nMcp-Name: ${h['Mcp-Name']}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+  return conn;
+}
+
+// Complete Content-Length replies at the start of `raw`.
+function replies(raw) {
+  const out = [];
+  let rest = raw;
+  for (let i = 0; i < 10; i++) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const m = /content-length:\s*(\d+)/i.exec(rest.slice(0, end));
+    if (!m || rest.length < end + 4 + Number(m[1])) break;
+    out.push({ status: Number(rest.slice(9, 12)), body: rest.slice(end + 4, end + 4 + Number(m[1])) });
+    rest = rest.slice(end + 4 + Number(m[1]));
+  }
+  return out;
+}
+
+test('a request pipelined while the first is being handled is answered after it, not taken for a disconnect', async () => {
+  const conn = await rawConnection();
+  try {
+    conn.socket.write(conn.request(1, 'slow', { ms: 300 }));
+    for (let i = 0; i < 250 && (await inFlight()) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await inFlight(), 1, 'the slow call is in flight');
+    // The second request arrives while the first is handled: the socket becomes readable.
+    conn.socket.write(conn.request(2, 'echo', { message: 'behind' }));
+    for (let i = 0; i < 500 && replies(conn.raw).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const got = replies(conn.raw);
+    assert.equal(got.length, 2, conn.raw);
+    assert.deepEqual(got.map((r) => r.status), [200, 200]);
+    const [first, second] = got.map((r) => JSON.parse(r.body));
+    assert.equal(first.id, 1);
+    assert.equal(first.result.structuredContent.sleptMs, 300, 'the first call ran to its end');
+    assert.equal(second.id, 2);
+    assert.equal(second.result.content[0].text, 'behind');
+  } finally {
+    conn.socket.destroy();
+  }
+});
+
+test('a plain client that closes its connection during a call cancels the upstream call', async () => {
+  const before = (bastion.logs().match(/cancelled by the client/g) ?? []).length;
+  const conn = await rawConnection();
+  try {
+    conn.socket.write(conn.request('gone', 'slow', { ms: 20000 }));
+    for (let i = 0; i < 250 && (await inFlight()) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await inFlight(), 1, 'the slow call is in flight');
+    conn.socket.end();  // FIN: nothing more will come, and the client is not waiting
+    const told = () => (bastion.logs().match(/cancelled by the client/g) ?? []).length > before;
+    for (let i = 0; i < 250 && (!told() || (await inFlight()) !== 0); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(told(), `upstream was not told:\n${bastion.logs()}`);
+    assert.equal(await inFlight(), 0);
+  } finally {
+    conn.socket.destroy();
+  }
+});

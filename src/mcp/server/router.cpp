@@ -315,7 +315,7 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
       if (!message.contains("method")) {
         message["id"] = client_id;
         if (translate_result) adapt_result_for_stateful_client(message);
-        co_return message;
+        co_return std::move(message);  // a structured binding is not moved implicitly
       }
       if (message.contains("id")) {
         if (session->stateless()) {
@@ -655,10 +655,7 @@ asio::awaitable<void> Router::run_request(std::shared_ptr<ClientSession> session
     }
     // A 2026-only upstream has no ping, logging/setLevel or subscribe: Bastion answers those
     // 2025-era methods itself (the level travels as io.modelcontextprotocol/logLevel).
-    auto info = up.server_info();
-    const json::value* info_version = info ? info->if_contains("protocolVersion") : nullptr;
-    const bool stateless_upstream = info_version && info_version->is_string() &&
-                                    info_version->get_string() == stateless_version;
+    const bool stateless_upstream = up.speaks_version(stateless_version);
     if (response.empty() && stateless_upstream && !session->stateless() &&
         (record.method == "ping" || record.method == "logging/setLevel" ||
          record.method == "resources/subscribe" || record.method == "resources/unsubscribe")) {

@@ -1,10 +1,16 @@
 #include "net/server/http_server.hpp"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -17,6 +23,7 @@
 #include <boost/beast/core.hpp>
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <type_traits>
 
@@ -165,35 +172,57 @@ class StreamWriter final : public ResponseWriter {
   bool ok_ = true;
 };
 
-// Completes when the client closes the connection (or sends garbage) while a request is being
+// Completes when a TLS client closes the connection (or sends garbage) while a request is being
 // handled. Bytes of a pipelined next request are kept in `buffer`.
-template <class Stream>
-asio::awaitable<void> watch_disconnect(Stream& stream, beast::flat_buffer& buffer) {
+asio::awaitable<void> watch_tls_disconnect(TlsStream& stream, beast::flat_buffer& buffer) {
   for (;;) {
-    auto space = buffer.prepare(4096);
-    // Plain: the socket itself, past the stream's timer. TLS: through the decryption layer
-    // (its TCP read timer is off while the handler runs).
-    auto& source = [&]() -> auto& {
-      if constexpr (kIsTls<Stream>) {
-        return stream;
-      } else {
-        return stream.socket();
-      }
-    }();
-    if constexpr (kIsTls<Stream>) {
-      // A TLS read that finds nothing costs a pass through the TLS engine and a failed recvmsg;
-      // in the usual case (nothing arrives while the handler runs) waiting for the socket to
-      // become readable costs neither. Bytes already buffered inside the TLS layer are not
-      // missed: the request loop reads them after the reply.
-      auto [wec] = co_await beast::get_lowest_layer(stream).socket().async_wait(tcp::socket::wait_read, use_tuple);
-      if (wec) co_return;
-    }
-    auto [ec, n] = co_await source.async_read_some(space, use_tuple);
+    // A TLS read that finds nothing costs a pass through the TLS engine and a failed recvmsg;
+    // in the usual case (nothing arrives while the handler runs) waiting for the socket to
+    // become readable costs neither. Bytes already buffered inside the TLS layer are not
+    // missed: the request loop reads them after the reply.
+    auto [wec] = co_await beast::get_lowest_layer(stream).socket().async_wait(tcp::socket::wait_read, use_tuple);
+    if (wec) co_return;
+    // Through the decryption layer (its TCP read timer is off while the handler runs).
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
     if (ec) co_return;  // closed, reset or cancelled
     buffer.commit(n);
     if (buffer.size() > (1 << 20)) co_return;  // a flood while we work: treat as hostile
   }
 }
+
+// The disconnect watch of a plain connection, without a coroutine: a readiness wait on the
+// socket while the handler runs. Racing the handler against watch_disconnect with `||` costs a
+// parallel group and two coroutine frames per request; here a readable socket is peeked at, and
+// only an end of stream or an error (the client is gone) cancels the connection's coroutine,
+// and with it the handler. A pipelined request stays unread in the kernel until the reply is out.
+// Everything runs on the connection's strand; a wait that completes after the handler has
+// finished finds its generation stale and touches nothing.
+struct DisconnectWatch {
+  asio::cancellation_signal* connection = nullptr;
+  asio::cancellation_signal stop;  // cancels the pending wait once the handler is done
+  std::uint64_t generation = 0;
+  bool armed = false;
+  bool fired = false;
+};
+
+struct DisconnectWatchHandler {
+  std::shared_ptr<DisconnectWatch> watch;
+  std::uint64_t generation;
+  tcp::socket* socket;
+
+  void arm() const {
+    socket->async_wait(tcp::socket::wait_read, asio::bind_cancellation_slot(watch->stop.slot(), *this));
+  }
+  void operator()(boost::system::error_code ec) const {
+    if (!watch->armed || watch->generation != generation || ec) return;
+    char byte = 0;
+    const auto n = ::recv(socket->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return;                                            // a pipelined request
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return arm();  // spurious wake-up
+    watch->fired = true;                                          // end of stream, or reset
+    watch->connection->emit(asio::cancellation_type::terminal);
+  }
+};
 
 // Reads (and drops) what the client sent, answers 503 and closes gracefully, so the client
 // sees the reply instead of a reset. Bounded by a one-second deadline.
@@ -221,24 +250,50 @@ asio::awaitable<void> refuse_overload(tcp::socket socket) {
 // to the header as a whole (fields consumed by an earlier step do not count: 10 KB of small
 // fields passed an 8 KiB limit), and it unfolds obs-fold lines, which a proxy in front may read
 // differently. The limit is enforced on the total here, and obs-fold refused.
+// Feeds what is already buffered to the header parser. nullopt: more bytes are needed.
+std::optional<boost::system::error_code> feed_header(beast::flat_buffer& buffer,
+                                                     http::request_parser<http::string_body>& parser,
+                                                     std::uint64_t limit, std::uint64_t& consumed) {
+  while (buffer.size() > 0) {
+    const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (has_obs_fold(bytes)) return boost::system::error_code(http::error::bad_obs_fold);
+    boost::system::error_code ec;
+    const auto n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    consumed += n;
+    if (consumed > limit) return boost::system::error_code(http::error::header_limit);
+    if (!ec && parser.is_header_done()) return boost::system::error_code{};
+    if (ec && ec != http::error::need_more) return ec;
+    if (ec || n == 0) break;
+  }
+  return std::nullopt;
+}
+
+// Feeds what is already buffered to the body parser. nullopt: more bytes are needed.
+std::optional<boost::system::error_code> feed_body(beast::flat_buffer& buffer,
+                                                   http::request_parser<http::string_body>& parser) {
+  while (!parser.is_done() && buffer.size() > 0) {
+    boost::system::error_code ec;
+    const auto n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec == http::error::need_more || (!ec && n == 0)) break;
+    if (ec) return ec;
+  }
+  if (parser.is_done()) return boost::system::error_code{};
+  return std::nullopt;
+}
+
+// Reads the request header, feeding Beast's parser here rather than through async_read_header:
+// the parser of Boost 1.81 applies its header limit to what is left unparsed at each step, not
+// to the header as a whole (fields consumed by an earlier step do not count: 10 KB of small
+// fields passed an 8 KiB limit), and it unfolds obs-fold lines, which a proxy in front may read
+// differently. The limit is enforced on the total here, and obs-fold refused.
 template <class Stream>
 asio::awaitable<boost::system::error_code> read_header_checked(Stream& stream, beast::flat_buffer& buffer,
                                                                http::request_parser<http::string_body>& parser,
-                                                               std::uint64_t limit) {
-  std::uint64_t consumed = 0;
+                                                               std::uint64_t limit, std::uint64_t& consumed) {
   for (;;) {
-    if (buffer.size() > 0) {
-      const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
-      if (has_obs_fold(bytes)) co_return http::error::bad_obs_fold;
-      boost::system::error_code ec;
-      const auto n = parser.put(buffer.data(), ec);
-      buffer.consume(n);
-      consumed += n;
-      if (consumed > limit) co_return http::error::header_limit;
-      if (!ec && parser.is_header_done()) co_return boost::system::error_code{};
-      if (ec && ec != http::error::need_more) co_return ec;
-      if (!ec && n > 0) continue;
-    }
+    if (auto done = feed_header(buffer, parser, limit, consumed)) co_return *done;
     const auto room = beast::read_size(buffer, 65536);
     if (room == 0) co_return http::error::buffer_overflow;
     auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
@@ -252,21 +307,26 @@ asio::awaitable<boost::system::error_code> read_header_checked(Stream& stream, b
 }
 
 // Reads the request header within `timeout` without closing the stream on expiry (the caller
-// still has to say 408).
+// still has to say 408). A header already in the buffer (usually the whole request came with the
+// read that ended the idle wait) is parsed at once, without the timer and its two coroutines.
 template <class Stream>
 asio::awaitable<boost::system::error_code> read_header_within(Stream& stream, beast::flat_buffer& buffer,
                                                               http::request_parser<http::string_body>& parser,
                                                               std::uint64_t limit, std::chrono::milliseconds timeout) {
+  std::uint64_t consumed = 0;
+  if (auto done = feed_header(buffer, parser, limit, consumed)) co_return *done;
   asio::steady_timer timer(stream.get_executor(), timeout);
-  auto result = co_await (read_header_checked(stream, buffer, parser, limit) || timer.async_wait(use_tuple));
+  auto result = co_await (read_header_checked(stream, buffer, parser, limit, consumed) || timer.async_wait(use_tuple));
   if (result.index() == 1) co_return beast::error::timeout;
   co_return std::get<0>(result);
 }
 
+// Reads the rest of the body within `timeout`; a body already buffered costs no timer either.
 template <class Stream>
 asio::awaitable<boost::system::error_code> read_body_within(Stream& stream, beast::flat_buffer& buffer,
                                                             http::request_parser<http::string_body>& parser,
                                                             std::chrono::milliseconds timeout) {
+  if (auto done = feed_body(buffer, parser)) co_return *done;
   asio::steady_timer timer(stream.get_executor(), timeout);
   auto result = co_await (http::async_read(stream, buffer, parser, use_tuple) || timer.async_wait(use_tuple));
   if (result.index() == 1) co_return beast::error::timeout;
@@ -354,7 +414,10 @@ asio::awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     auto ex = socket.get_executor();
-    asio::co_spawn(ex, serve(std::move(socket)), [self](std::exception_ptr e) {
+    auto cancel = std::make_shared<asio::cancellation_signal>();
+    auto* cancel_ptr = cancel.get();
+    asio::co_spawn(ex, serve(std::move(socket), cancel_ptr),
+                   asio::bind_cancellation_slot(cancel_ptr->slot(), [self, cancel](std::exception_ptr e) {
       // The error barrier: a bug in one connection never takes the process down.
       if (!e) return;
       try {
@@ -362,7 +425,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
       } catch (const std::exception& error) {
         spdlog::error("[{}] connection ended by an unexpected error: {}", self->name_, error.what());
       }
-    });
+    }));
   }
 }
 
@@ -451,7 +514,7 @@ asio::awaitable<void> linger(beast::tcp_stream& stream, beast::flat_buffer& buff
 
 // A connection's read buffer is bounded: Beast keeps a whole chunk-size line (extensions
 // included) in it, and without a cap a single line could grow it until memory runs out. The cap
-// leaves room for a full header plus the 1 MiB watch_disconnect may hold.
+// leaves room for a full header plus the 1 MiB watch_tls_disconnect may hold.
 std::size_t read_buffer_cap(const ServerLimits& limits) {
   return static_cast<std::size_t>(limits.max_header_bytes) + (std::size_t{2} << 20);
 }
@@ -463,6 +526,7 @@ struct LoopContext {
   std::atomic<bool>& idle;
   const ConnectionInfo& info;
   const RefusalObserver& on_refused;
+  asio::cancellation_signal* cancel;  // the connection coroutine's (plain connections)
 };
 
 // The keep-alive loop, the same for plain and TLS streams.
@@ -471,6 +535,7 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
   auto& tcp_layer = beast::get_lowest_layer(stream);
   std::shared_ptr<IdleDeadline> idle_deadline;
   if constexpr (kIsTls<Stream>) idle_deadline = std::make_shared<IdleDeadline>(stream.get_executor());
+  std::shared_ptr<DisconnectWatch> watch;  // plain connections, made for the first request
   for (;;) {
     c.idle = true;
     // Draining: serve what already arrived (pipelined, or in the kernel), then close.
@@ -524,7 +589,30 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
     StreamWriter<Stream> writer(stream, c.limits.write_timeout, keep_alive, request.version(),
                                 c.stopping);
     tcp_layer.expires_never();  // the handler's writes set their own deadlines
-    co_await (c.handler(request, writer, c.info) || watch_disconnect(stream, buffer));
+    if constexpr (kIsTls<Stream>) {
+      // TLS needs the decryption layer to tell a close_notify from a pipelined request.
+      co_await (c.handler(request, writer, c.info) || watch_tls_disconnect(stream, buffer));
+    } else {
+      if (!watch) {
+        watch = std::make_shared<DisconnectWatch>();
+        watch->connection = c.cancel;
+      }
+      watch->armed = true;
+      DisconnectWatchHandler{watch, ++watch->generation, &tcp_layer.socket()}.arm();
+      std::exception_ptr failure;
+      try {
+        co_await c.handler(request, writer, c.info);
+      } catch (...) {
+        failure = std::current_exception();  // after a disconnect: the cancellation surfacing
+      }
+      watch->armed = false;
+      watch->stop.emit(asio::cancellation_type::terminal);
+      if (watch->fired) {
+        co_await asio::this_coro::reset_cancellation_state();
+        co_return LoopEnd::peer_gone;
+      }
+      if (failure) std::rethrow_exception(failure);
+    }
     if (!writer.responded()) {
       co_await writer.send(text_response(http::status::internal_server_error, "no response"));
     }
@@ -538,7 +626,7 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
 
 }  // namespace
 
-asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
+asio::awaitable<void> HttpServer::serve(tcp::socket socket, asio::cancellation_signal* cancel) {
   auto self = shared_from_this();
   ++connections_;
   struct Guard {
@@ -555,15 +643,17 @@ asio::awaitable<void> HttpServer::serve(tcp::socket socket) {
   if (tls_) {
     co_await serve_tls(std::move(socket), std::move(info));
   } else {
-    co_await serve_plain(std::move(socket), std::move(info));
+    co_await serve_plain(std::move(socket), std::move(info), cancel);
   }
 }
 
-asio::awaitable<void> HttpServer::serve_plain(tcp::socket socket, ConnectionInfo info) {
+asio::awaitable<void> HttpServer::serve_plain(tcp::socket socket, ConnectionInfo info,
+                                              asio::cancellation_signal* cancel) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer(read_buffer_cap(limits_));
   Registry::Registration registration(registry_, stream, false);
-  co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, registration.entry->idle, info, on_refused_});
+  co_await serve_requests(stream, buffer,
+                          LoopContext{limits_, handler_, stopping_, registration.entry->idle, info, on_refused_, cancel});
   boost::system::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.socket().close(ec);
@@ -596,7 +686,7 @@ asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket, ConnectionInfo i
   }
   info.tls = true;
 
-  auto end = co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, idle, info, on_refused_});
+  auto end = co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, idle, info, on_refused_, nullptr});
   idle = false;  // from here on only the grace deadline may cut the close short
   if (end == LoopEnd::server_done && tcp_layer.socket().is_open()) {
     tcp_layer.expires_after(limits_.tls_shutdown_timeout);

@@ -5,6 +5,7 @@
 // Optionally TLS (1.2/1.3, see net/tls): the handshake runs under the header timeout, then the
 // same loop serves the decrypted stream.
 #include <atomic>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -82,8 +83,11 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
 
  private:
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(tcp::socket socket);
-  boost::asio::awaitable<void> serve_plain(tcp::socket socket, ConnectionInfo info);
+  // `cancel` is the signal the connection's coroutine was spawned with: emitting it cancels
+  // whatever the connection awaits (a plain connection's handler, when its client goes away).
+  boost::asio::awaitable<void> serve(tcp::socket socket, boost::asio::cancellation_signal* cancel);
+  boost::asio::awaitable<void> serve_plain(tcp::socket socket, ConnectionInfo info,
+                                           boost::asio::cancellation_signal* cancel);
   boost::asio::awaitable<void> serve_tls(tcp::socket socket, ConnectionInfo info);
 
   boost::asio::io_context& ioc_;
