@@ -599,7 +599,10 @@ TEST_F(PostgresStoreTest, ReportsWriteThroughputFor500RowBatches) {
       for (int i = 0; i < kBatchRows; ++i) {
         const int n = static_cast<int>(total) + b * kBatchRows + i;
         Interaction row = sample_row(n, base + milliseconds{n});
-        if (!payloads) row.input = row.output = std::nullopt;
+        if (!payloads) {
+          row.input.reset();
+          row.output.reset();
+        }
         batches[b].push_back(std::move(row));
       }
     }
