@@ -172,55 +172,77 @@ class StreamWriter final : public ResponseWriter {
   bool ok_ = true;
 };
 
-// Completes when a TLS client closes the connection (or sends garbage) while a request is being
-// handled. Bytes of a pipelined next request are kept in `buffer`.
-asio::awaitable<void> watch_tls_disconnect(TlsStream& stream, beast::flat_buffer& buffer) {
-  for (;;) {
-    // A TLS read that finds nothing costs a pass through the TLS engine and a failed recvmsg;
-    // in the usual case (nothing arrives while the handler runs) waiting for the socket to
-    // become readable costs neither. Bytes already buffered inside the TLS layer are not
-    // missed: the request loop reads them after the reply.
-    auto [wec] = co_await beast::get_lowest_layer(stream).socket().async_wait(tcp::socket::wait_read, use_tuple);
-    if (wec) co_return;
-    // Through the decryption layer (its TCP read timer is off while the handler runs).
-    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
-    if (ec) co_return;  // closed, reset or cancelled
-    buffer.commit(n);
-    if (buffer.size() > (1 << 20)) co_return;  // a flood while we work: treat as hostile
-  }
-}
-
-// The disconnect watch of a plain connection, without a coroutine: a readiness wait on the
-// socket while the handler runs. Racing the handler against watch_disconnect with `||` costs a
-// parallel group and two coroutine frames per request; here a readable socket is peeked at, and
-// only an end of stream or an error (the client is gone) cancels the connection's coroutine,
-// and with it the handler. A pipelined request stays unread in the kernel until the reply is out.
-// Everything runs on the connection's strand; a wait that completes after the handler has
+// Notices a client that goes away while its request is handled, without a coroutine in the usual
+// case. Racing the handler against a watching coroutine with `||` cost a parallel group and two
+// coroutine frames per request; instead the handler runs in the connection's coroutine, and a
+// readiness wait on the socket, once it fires, peeks at one byte:
+//  - end of stream or an error: the client is gone; the connection's coroutine, and with it the
+//    handler, is cancelled;
+//  - bytes on a plain connection: a pipelined request, left in the kernel until the reply is out;
+//  - bytes on a TLS connection: a pipelined request or a close_notify, which only the decryption
+//    layer can tell apart; a coroutine (watch_tls_reader) reads through it from then on.
+// Everything runs on the connection's strand. A wait that completes after the handler has
 // finished finds its generation stale and touches nothing.
 struct DisconnectWatch {
-  asio::cancellation_signal* connection = nullptr;
-  asio::cancellation_signal stop;  // cancels the pending wait once the handler is done
+  explicit DisconnectWatch(const asio::any_io_executor& ex, asio::cancellation_signal* conn)
+      : connection(conn), reader_done(ex) {}
+  asio::cancellation_signal* connection;  // cancels the connection's coroutine
+  asio::cancellation_signal stop;         // cancels the pending readiness wait
+  asio::cancellation_signal reader_stop;  // stops the TLS reader
+  asio::steady_timer reader_done;         // cancelled when the TLS reader has ended
   std::uint64_t generation = 0;
   bool armed = false;
   bool fired = false;
+  bool reader_running = false;
+
+  void fire() {
+    fired = true;
+    connection->emit(asio::cancellation_type::terminal);
+  }
 };
 
+// Reads through the TLS layer while the handler runs, until the client closes, errs, floods (more
+// than 1 MiB: hostile) or the watch stops it. Bytes of a pipelined request are kept in `buffer`.
+asio::awaitable<void> watch_tls_reader(TlsStream& stream, beast::flat_buffer& buffer) {
+  for (;;) {
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+    if (ec) co_return;
+    buffer.commit(n);
+    if (buffer.size() > (1 << 20)) co_return;
+    // Waiting for readability first costs no pass through the TLS engine and no failed recvmsg.
+    auto [wec] = co_await beast::get_lowest_layer(stream).socket().async_wait(tcp::socket::wait_read, use_tuple);
+    if (wec) co_return;
+  }
+}
+
+template <class Stream>
 struct DisconnectWatchHandler {
   std::shared_ptr<DisconnectWatch> watch;
   std::uint64_t generation;
-  tcp::socket* socket;
+  Stream* stream;
+  beast::flat_buffer* buffer;
 
+  bool current() const { return watch->armed && watch->generation == generation; }
   void arm() const {
-    socket->async_wait(tcp::socket::wait_read, asio::bind_cancellation_slot(watch->stop.slot(), *this));
+    beast::get_lowest_layer(*stream).socket().async_wait(tcp::socket::wait_read,
+                                                         asio::bind_cancellation_slot(watch->stop.slot(), *this));
   }
   void operator()(boost::system::error_code ec) const {
-    if (!watch->armed || watch->generation != generation || ec) return;
+    if (!current() || ec) return;
     char byte = 0;
-    const auto n = ::recv(socket->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) return;                                            // a pipelined request
+    const auto n = ::recv(beast::get_lowest_layer(*stream).socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return arm();  // spurious wake-up
-    watch->fired = true;                                          // end of stream, or reset
-    watch->connection->emit(asio::cancellation_type::terminal);
+    if (n <= 0) return watch->fire();  // end of stream, or reset
+    if constexpr (kIsTls<Stream>) {
+      watch->reader_running = true;
+      asio::co_spawn(stream->get_executor(), watch_tls_reader(*stream, *buffer),
+                     asio::bind_cancellation_slot(watch->reader_stop.slot(),
+                                                  [w = watch, g = generation](std::exception_ptr) {
+                                                    w->reader_running = false;
+                                                    w->reader_done.cancel();
+                                                    if (w->armed && w->generation == g) w->fire();
+                                                  }));
+    }
   }
 };
 
@@ -514,7 +536,7 @@ asio::awaitable<void> linger(beast::tcp_stream& stream, beast::flat_buffer& buff
 
 // A connection's read buffer is bounded: Beast keeps a whole chunk-size line (extensions
 // included) in it, and without a cap a single line could grow it until memory runs out. The cap
-// leaves room for a full header plus the 1 MiB watch_tls_disconnect may hold.
+// leaves room for a full header plus the 1 MiB watch_tls_reader may hold.
 std::size_t read_buffer_cap(const ServerLimits& limits) {
   return static_cast<std::size_t>(limits.max_header_bytes) + (std::size_t{2} << 20);
 }
@@ -526,7 +548,7 @@ struct LoopContext {
   std::atomic<bool>& idle;
   const ConnectionInfo& info;
   const RefusalObserver& on_refused;
-  asio::cancellation_signal* cancel;  // the connection coroutine's (plain connections)
+  asio::cancellation_signal* cancel;  // the connection coroutine's
 };
 
 // The keep-alive loop, the same for plain and TLS streams.
@@ -535,7 +557,7 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
   auto& tcp_layer = beast::get_lowest_layer(stream);
   std::shared_ptr<IdleDeadline> idle_deadline;
   if constexpr (kIsTls<Stream>) idle_deadline = std::make_shared<IdleDeadline>(stream.get_executor());
-  std::shared_ptr<DisconnectWatch> watch;  // plain connections, made for the first request
+  std::shared_ptr<DisconnectWatch> watch;  // made for the first request
   for (;;) {
     c.idle = true;
     // Draining: serve what already arrived (pipelined, or in the kernel), then close.
@@ -589,30 +611,31 @@ asio::awaitable<LoopEnd> serve_requests(Stream& stream, beast::flat_buffer& buff
     StreamWriter<Stream> writer(stream, c.limits.write_timeout, keep_alive, request.version(),
                                 c.stopping);
     tcp_layer.expires_never();  // the handler's writes set their own deadlines
-    if constexpr (kIsTls<Stream>) {
-      // TLS needs the decryption layer to tell a close_notify from a pipelined request.
-      co_await (c.handler(request, writer, c.info) || watch_tls_disconnect(stream, buffer));
-    } else {
-      if (!watch) {
-        watch = std::make_shared<DisconnectWatch>();
-        watch->connection = c.cancel;
-      }
-      watch->armed = true;
-      DisconnectWatchHandler{watch, ++watch->generation, &tcp_layer.socket()}.arm();
-      std::exception_ptr failure;
-      try {
-        co_await c.handler(request, writer, c.info);
-      } catch (...) {
-        failure = std::current_exception();  // after a disconnect: the cancellation surfacing
-      }
-      watch->armed = false;
-      watch->stop.emit(asio::cancellation_type::terminal);
-      if (watch->fired) {
-        co_await asio::this_coro::reset_cancellation_state();
-        co_return LoopEnd::peer_gone;
-      }
-      if (failure) std::rethrow_exception(failure);
+    if (!watch) watch = std::make_shared<DisconnectWatch>(stream.get_executor(), c.cancel);
+    watch->armed = true;
+    DisconnectWatchHandler<Stream>{watch, ++watch->generation, &stream, &buffer}.arm();
+    std::exception_ptr failure;
+    try {
+      co_await c.handler(request, writer, c.info);
+    } catch (...) {
+      failure = std::current_exception();  // after a disconnect: the cancellation surfacing
     }
+    watch->armed = false;
+    watch->stop.emit(asio::cancellation_type::terminal);
+    if (watch->reader_running) {
+      // The TLS reader uses the stream and the buffer: let it end before they are used again.
+      // (It never runs once the watch has fired: firing is how it ends.)
+      watch->reader_stop.emit(asio::cancellation_type::terminal);
+      if (watch->reader_running) {
+        watch->reader_done.expires_at(asio::steady_timer::time_point::max());
+        co_await watch->reader_done.async_wait(use_tuple);
+      }
+    }
+    if (watch->fired) {
+      co_await asio::this_coro::reset_cancellation_state();
+      co_return LoopEnd::peer_gone;
+    }
+    if (failure) std::rethrow_exception(failure);
     if (!writer.responded()) {
       co_await writer.send(text_response(http::status::internal_server_error, "no response"));
     }
@@ -641,7 +664,7 @@ asio::awaitable<void> HttpServer::serve(tcp::socket socket, asio::cancellation_s
   info.local = socket.local_endpoint(ec);
   socket.set_option(tcp::no_delay(true), ec);
   if (tls_) {
-    co_await serve_tls(std::move(socket), std::move(info));
+    co_await serve_tls(std::move(socket), std::move(info), cancel);
   } else {
     co_await serve_plain(std::move(socket), std::move(info), cancel);
   }
@@ -659,7 +682,8 @@ asio::awaitable<void> HttpServer::serve_plain(tcp::socket socket, ConnectionInfo
   stream.socket().close(ec);
 }
 
-asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket, ConnectionInfo info) {
+asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket, ConnectionInfo info,
+                                            asio::cancellation_signal* cancel) {
   // The context this connection started with stays alive with it, whatever reloads happen.
   const auto context = tls_->current();
   TlsStream stream(std::move(socket), *context);
@@ -686,7 +710,7 @@ asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket, ConnectionInfo i
   }
   info.tls = true;
 
-  auto end = co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, idle, info, on_refused_, nullptr});
+  auto end = co_await serve_requests(stream, buffer, LoopContext{limits_, handler_, stopping_, idle, info, on_refused_, cancel});
   idle = false;  // from here on only the grace deadline may cut the close short
   if (end == LoopEnd::server_done && tcp_layer.socket().is_open()) {
     tcp_layer.expires_after(limits_.tls_shutdown_timeout);

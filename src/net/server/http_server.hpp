@@ -84,11 +84,12 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
  private:
   boost::asio::awaitable<void> accept_loop();
   // `cancel` is the signal the connection's coroutine was spawned with: emitting it cancels
-  // whatever the connection awaits (a plain connection's handler, when its client goes away).
+  // whatever the connection awaits (its handler, when the client goes away).
   boost::asio::awaitable<void> serve(tcp::socket socket, boost::asio::cancellation_signal* cancel);
   boost::asio::awaitable<void> serve_plain(tcp::socket socket, ConnectionInfo info,
                                            boost::asio::cancellation_signal* cancel);
-  boost::asio::awaitable<void> serve_tls(tcp::socket socket, ConnectionInfo info);
+  boost::asio::awaitable<void> serve_tls(tcp::socket socket, ConnectionInfo info,
+                                         boost::asio::cancellation_signal* cancel);
 
   boost::asio::io_context& ioc_;
   std::string name_;

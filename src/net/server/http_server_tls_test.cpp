@@ -197,6 +197,13 @@ class TlsServerTest : public ::testing::Test {
       if (ec) ++slow_cancelled_;
       co_return;
     }
+    if (req.target() == "/pause") {  // answers after 300 ms
+      ++slow_started_;
+      asio::steady_timer timer(co_await asio::this_coro::executor, 300ms);
+      co_await timer.async_wait(use_tuple);
+      co_await w.send(text_response(http::status::ok, "paused"));
+      co_return;
+    }
     if (req.target() == "/big") {
       // Several TLS records' worth (a record carries at most 16 KiB), with a checkable pattern.
       std::string body(100'000, 'x');
@@ -557,6 +564,66 @@ TEST_F(TlsServerTest, ClientThatLeavesCancelsItsHandler) {
   });
   EXPECT_TRUE(eventually([&] { return slow_cancelled_ == 1; })) << "handler was not cancelled";
   EXPECT_TRUE(eventually([&] { return server_->connections() == 0; }));
+}
+
+// The client ends TLS with a close_notify and keeps the TCP connection open: only the decryption
+// layer can tell that alert from a pipelined request, so the watch must read through it.
+TEST_F(TlsServerTest, ClientCloseNotifyCancelsItsHandler) {
+  start();
+  auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
+    Request req{http::verb::get, "/slow", 11};
+    req.set(http::field::host, "localhost");
+    beast::get_lowest_layer(*c.stream).expires_after(5s);
+    co_await http::async_write(*c.stream, req, use_tuple);
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    for (int i = 0; i < 500 && slow_started_ == 0; ++i) {
+      t.expires_after(5ms);
+      co_await t.async_wait(use_tuple);
+    }
+    EXPECT_EQ(slow_started_, 1);
+    // Sends close_notify, then waits for the server's side of the close; the bound would close
+    // the TCP connection itself, which would be noticed without reading the alert.
+    beast::get_lowest_layer(*c.stream).expires_after(3s);
+    auto [ec] = co_await c.stream->async_shutdown(use_tuple);
+    EXPECT_NE(ec, beast::error::timeout) << "the server did not react to close_notify";
+    EXPECT_EQ(slow_cancelled_, 1) << "the server closed without cancelling the handler";
+  });
+  EXPECT_TRUE(eventually([&] { return server_->connections() == 0; }));
+}
+
+// A request that arrives while another is being handled is read through TLS, kept, and answered
+// after the first, on the same connection.
+TEST_F(TlsServerTest, RequestArrivingDuringAnotherIsAnsweredAfterIt) {
+  start();
+  auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
+  on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
+    const std::string first = "GET /pause HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    const std::string second = "GET /second HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    beast::get_lowest_layer(*c.stream).expires_after(5s);
+    co_await asio::async_write(*c.stream, asio::buffer(first), use_tuple);
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    for (int i = 0; i < 500 && slow_started_ == 0; ++i) {
+      t.expires_after(5ms);
+      co_await t.async_wait(use_tuple);
+    }
+    EXPECT_EQ(slow_started_, 1);
+    auto [wec, wn] = co_await asio::async_write(*c.stream, asio::buffer(second), use_tuple);
+    EXPECT_FALSE(wec) << wec.message();
+    beast::flat_buffer buffer;
+    for (const char* expected : {"paused\n", "hello /second tls=1\n"}) {
+      http::response<http::string_body> res;
+      beast::get_lowest_layer(*c.stream).expires_after(5s);
+      auto [rec, rn] = co_await http::async_read(*c.stream, buffer, res, use_tuple);
+      EXPECT_FALSE(rec) << rec.message();
+      if (rec) co_return;
+      EXPECT_EQ(res.body(), expected);
+    }
+    // Still one keep-alive connection afterwards.
+    auto third = co_await exchange(*c.stream, http::verb::get, "/third");
+    EXPECT_EQ(third.response.body(), "hello /third tls=1\n");
+  });
+  EXPECT_EQ(handled_, 3);
 }
 
 TEST_F(TlsServerTest, ShutdownClosesIdleTlsConnectionsWithCloseNotify) {
