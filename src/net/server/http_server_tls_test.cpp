@@ -230,6 +230,20 @@ class TlsServerTest : public ::testing::Test {
     });
   }
 
+  // Sends `GET target` (/slow or /pause) on `c` and waits, bounded, until its handler has started.
+  asio::awaitable<void> start_handler(Connection& c, std::string_view target) {
+    const std::string request = "GET " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    beast::get_lowest_layer(*c.stream).expires_after(5s);
+    auto [ec, n] = co_await asio::async_write(*c.stream, asio::buffer(request), use_tuple);
+    EXPECT_FALSE(ec) << ec.message();
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    for (int i = 0; i < 500 && slow_started_ == 0; ++i) {
+      t.expires_after(5ms);
+      co_await t.async_wait(use_tuple);
+    }
+    EXPECT_EQ(slow_started_, 1);
+  }
+
   // Waits (bounded) until `done` holds; for state the server changes on its own thread.
   template <class Pred>
   static bool eventually(Pred done, std::chrono::milliseconds bound = 5000ms) {
@@ -549,16 +563,7 @@ TEST_F(TlsServerTest, ClientThatLeavesCancelsItsHandler) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
   on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
-    Request req{http::verb::get, "/slow", 11};
-    req.set(http::field::host, "localhost");
-    beast::get_lowest_layer(*c.stream).expires_after(5s);
-    co_await http::async_write(*c.stream, req, use_tuple);
-    asio::steady_timer t(co_await asio::this_coro::executor);
-    for (int i = 0; i < 500 && slow_started_ == 0; ++i) {
-      t.expires_after(5ms);
-      co_await t.async_wait(use_tuple);
-    }
-    EXPECT_EQ(slow_started_, 1);
+    co_await start_handler(c, "/slow");
     boost::system::error_code ec;
     beast::get_lowest_layer(*c.stream).socket().close(ec);
   });
@@ -572,16 +577,7 @@ TEST_F(TlsServerTest, ClientCloseNotifyCancelsItsHandler) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
   on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
-    Request req{http::verb::get, "/slow", 11};
-    req.set(http::field::host, "localhost");
-    beast::get_lowest_layer(*c.stream).expires_after(5s);
-    co_await http::async_write(*c.stream, req, use_tuple);
-    asio::steady_timer t(co_await asio::this_coro::executor);
-    for (int i = 0; i < 500 && slow_started_ == 0; ++i) {
-      t.expires_after(5ms);
-      co_await t.async_wait(use_tuple);
-    }
-    EXPECT_EQ(slow_started_, 1);
+    co_await start_handler(c, "/slow");
     // Sends close_notify, then waits for the server's side of the close; the bound would close
     // the TCP connection itself, which would be noticed without reading the alert.
     beast::get_lowest_layer(*c.stream).expires_after(3s);
@@ -598,16 +594,8 @@ TEST_F(TlsServerTest, RequestArrivingDuringAnotherIsAnsweredAfterIt) {
   start();
   auto ctx = client_context(TLS1_3_VERSION, TLS1_3_VERSION);
   on_connection(*ctx, [&](Connection& c) -> asio::awaitable<void> {
-    const std::string first = "GET /pause HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    co_await start_handler(c, "/pause");
     const std::string second = "GET /second HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    beast::get_lowest_layer(*c.stream).expires_after(5s);
-    co_await asio::async_write(*c.stream, asio::buffer(first), use_tuple);
-    asio::steady_timer t(co_await asio::this_coro::executor);
-    for (int i = 0; i < 500 && slow_started_ == 0; ++i) {
-      t.expires_after(5ms);
-      co_await t.async_wait(use_tuple);
-    }
-    EXPECT_EQ(slow_started_, 1);
     auto [wec, wn] = co_await asio::async_write(*c.stream, asio::buffer(second), use_tuple);
     EXPECT_FALSE(wec) << wec.message();
     beast::flat_buffer buffer;
