@@ -8,6 +8,23 @@ namespace bastion::observe {
 
 std::string message_shape(std::string_view message) { return core::normalize_error_message(message); }
 
+bool caller_fault(int error_code) {
+  switch (error_code) {
+    case -32700:  // JSON-RPC: parse error
+    case -32600:  // invalid request
+    case -32601:  // method not found
+    case -32602:  // invalid params (an unknown tool, bad arguments)
+    case -32002:  // MCP: resource not found
+    case -32004:  // Bastion: unknown or expired session
+    case -32020:  // MCP 2026-07-28: Mcp-Method/Mcp-Name differ from the body
+    case -32022:  // MCP 2026-07-28: protocol version not supported
+    case -32800:  // cancelled by the caller
+      return true;
+    default:
+      return false;
+  }
+}
+
 LiveStats::LiveStats(std::chrono::seconds capacity) : capacity_(capacity) {}
 
 LiveStats::Series& LiveStats::series(std::map<std::pair<std::string, std::string>, Series>& map,
@@ -21,17 +38,19 @@ LiveStats::Series& LiveStats::series(std::map<std::pair<std::string, std::string
 void LiveStats::observe(const CallOutcome& call) {
   const bool ok = call.status == "ok";
   if (!ok && call.status != "error" && call.status != "timeout" && call.status != "unavailable") return;
+  // The rates say how the upstream is doing: an error the caller caused is a call it served.
+  const bool upstream_failed = !ok && !(call.status == "error" && caller_fault(call.error_code));
   std::string upstream(call.upstream), tool(call.tool);
   std::lock_guard lock(mutex_);
   auto& up = series(upstreams_, upstream, "");
-  up.stats.record(call.at, call.latency_seconds, ok);
+  up.stats.record(call.at, call.latency_seconds, !upstream_failed);
   if (call.status == "timeout") up.timeouts.record(call.at, 0, true);
   if (!tool.empty()) {
     auto& t = series(tools_, upstream, tool);
-    t.stats.record(call.at, call.latency_seconds, ok);
+    t.stats.record(call.at, call.latency_seconds, !upstream_failed);
     if (call.status == "timeout") t.timeouts.record(call.at, 0, true);
   }
-  if (ok) return;
+  if (ok) return;  // every error forms a pattern, the caller's too: they show which calls go wrong
   auto key = std::make_tuple(upstream, tool, std::string(call.status),
                              call.error_code ? std::to_string(call.error_code) : std::string(),
                              message_shape(call.error_message));

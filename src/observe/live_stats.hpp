@@ -29,6 +29,12 @@ struct CallOutcome {
   std::chrono::steady_clock::time_point at;
 };
 
+// A JSON-RPC error that says the caller asked wrongly (unknown method or tool, bad params,
+// malformed request, missing resource, stale session, cancelled by the caller), not that the
+// upstream is unwell. Such calls count as served in the error rates, so a client cannot make the
+// error_rate trigger restart an agent, or mark a tool failing, by sending bad requests.
+bool caller_fault(int error_code);
+
 struct LivePattern {
   std::string upstream, tool, status, error_code, message_shape;
   std::uint64_t count = 0;

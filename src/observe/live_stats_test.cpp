@@ -77,6 +77,35 @@ TEST(LiveStats, WindowsPerUpstreamAndToolAndPatterns) {
   EXPECT_TRUE(stats.tools(now + 120s, 60s).empty());
 }
 
+// Bad requests are the caller's doing: they leave the upstream's and the tool's error rates
+// alone (so they never fire the error_rate trigger), yet still form error patterns.
+TEST(LiveStats, CallerFaultsAreNotTheUpstreamsErrors) {
+  LiveStats stats(60s);
+  auto now = LiveStats::Clock::now();
+  auto failing = [&](int code, std::string_view message) {
+    auto c = call("demo", "echo", "error", 0.001, now, message);
+    c.error_code = code;
+    return c;
+  };
+  for (int i = 0; i < 20; ++i) stats.observe(call("demo", "echo", "ok", 0.001, now));
+  for (int code : {-32700, -32600, -32601, -32602, -32002, -32004, -32020, -32022, -32800}) {
+    stats.observe(failing(code, "bad request"));
+  }
+  auto up = stats.upstream_window("demo", now, 60s);
+  EXPECT_EQ(up.count, 29u);
+  EXPECT_EQ(up.errors, 0u);
+  ASSERT_EQ(stats.tools(now, 60s).size(), 1u);
+  EXPECT_EQ(stats.tools(now, 60s)[0].window.errors, 0u);
+  // The upstream's own failures still count: internal and server errors, timeouts, unavailable.
+  stats.observe(failing(-32603, "internal"));
+  stats.observe(failing(-32000, "server error"));
+  stats.observe(failing(0, "tool said isError"));
+  stats.observe(call("demo", "echo", "timeout", 30.0, now));
+  stats.observe(call("demo", "echo", "unavailable", 0.001, now));
+  EXPECT_EQ(stats.upstream_window("demo", now, 60s).errors, 5u);
+  EXPECT_EQ(stats.patterns(std::chrono::system_clock::now() - 1h).size(), 9u + 5u);
+}
+
 TEST(LiveStats, BoundsToolsAndPatterns) {
   LiveStats stats(10s);
   auto now = LiveStats::Clock::now();

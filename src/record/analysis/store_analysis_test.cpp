@@ -65,7 +65,7 @@ TEST(StoreAnalysis, NamesTheSlowToolAndTheErrorPatternWithinTheStatedAccuracy) {
     rows.add("demo", "slow", ms);
     latencies["slow"].push_back(ms);
   }
-  // 20 errors with one shape, 5 with another, 2 timeouts, 13 fine.
+  // 20 errors with one shape, 5 of the caller's with another, 2 timeouts, 13 fine.
   for (int i = 0; i < 20; ++i) {
     auto& r = rows.add("demo", "fail", 12 + i, "error");
     r.error_code = -32000;
@@ -115,7 +115,7 @@ TEST(StoreAnalysis, NamesTheSlowToolAndTheErrorPatternWithinTheStatedAccuracy) {
   EXPECT_EQ(tools.at("demo/echo").errors, 0u);
   EXPECT_DOUBLE_EQ(tools.at("demo/slow").max_ms, 4000 + 99 * 31.3);
   EXPECT_EQ(tools.at("demo/fail").count, 40u);
-  EXPECT_EQ(tools.at("demo/fail").errors, 27u);
+  EXPECT_EQ(tools.at("demo/fail").errors, 22u);  // the 5 invalid-params calls are the caller's fault
   EXPECT_EQ(tools.at("demo/fail").timeouts, 2u);
   EXPECT_EQ(tools.at("demo/").count, 10u);
 
@@ -123,7 +123,7 @@ TEST(StoreAnalysis, NamesTheSlowToolAndTheErrorPatternWithinTheStatedAccuracy) {
   ASSERT_EQ(in.agents.size(), 2u);
   EXPECT_EQ(in.agents[0].upstream, "demo");
   EXPECT_EQ(in.agents[0].stats.count, 350u);
-  EXPECT_EQ(in.agents[0].stats.errors, 27u);
+  EXPECT_EQ(in.agents[0].stats.errors, 22u);
 
   // Error patterns, most frequent first, digits and ids collapsed.
   ASSERT_EQ(in.errors.size(), 4u);  // two error shapes, timeout, denied
@@ -184,6 +184,31 @@ TEST(StoreAnalysis, GroupTablesAreBoundedAndSayWhatWasLeftOut) {
   ASSERT_EQ(a.input.notes.size(), 2u);
   EXPECT_NE(a.input.notes[0].find("limit of 3"), std::string::npos) << a.input.notes[0];
   EXPECT_NE(a.input.notes[1].find("6 failed rows"), std::string::npos) << a.input.notes[1];
+}
+
+// As in the live windows: errors the caller caused are served calls in the error rate, and still
+// error patterns.
+TEST(StoreAnalysis, CallerFaultsLeaveTheErrorRateAlone) {
+  TempDir dir;
+  SqliteStore store(dir.file("i.db"));
+  ASSERT_TRUE(store.open().ok);
+  Rows rows;
+  for (int i = 0; i < 10; ++i) rows.add("demo", "echo", 5);
+  for (int i = 0; i < 5; ++i) {
+    auto& r = rows.add("demo", "echo", 1, "error");
+    r.error_code = -32602;
+    r.error_message = "unknown tool: ech0";
+  }
+  auto& internal = rows.add("demo", "echo", 5, "error");
+  internal.error_code = -32603;
+  internal.error_message = "internal error";
+  ASSERT_TRUE(store.write(rows.rows()).ok);
+  auto a = analyze_store(store, kNow - std::chrono::hours(1), kNow);
+  ASSERT_TRUE(a.status.ok) << a.status.error;
+  ASSERT_EQ(a.input.agents.size(), 1u);
+  EXPECT_EQ(a.input.agents[0].stats.count, 16u);
+  EXPECT_EQ(a.input.agents[0].stats.errors, 1u);
+  EXPECT_EQ(a.input.errors.size(), 2u);
 }
 
 TEST(StoreAnalysis, AStoreThatCannotOpenIsAnError) {
