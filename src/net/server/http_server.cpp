@@ -54,8 +54,8 @@ struct HttpServer::Registry {
   std::set<std::shared_ptr<Entry>> entries;
 
   // Runs on the connection's strand, so the stream cannot be destroyed while we touch it.
-  // `hard`: close whatever it is doing. Otherwise only a connection that is still idle: a plain
-  // one is closed; a TLS one has its read cancelled, so its loop ends with a close_notify.
+  // `hard`: close whatever it is doing. Otherwise only a connection that is still idle has its
+  // read cancelled; its loop then ends (a TLS one with a close_notify) and closes it.
   static void close(const std::shared_ptr<Registry>& self, const std::shared_ptr<Entry>& e, bool hard) {
     asio::post(e->strand, [self, e, hard] {
       std::lock_guard lock(self->mutex);
@@ -63,9 +63,12 @@ struct HttpServer::Registry {
       if (!hard && !e->idle) return;
       boost::system::error_code ec;
       // A request that arrived just before the drain began is still served (with
-      // Connection: close); closing now would reset a client that did nothing wrong.
+      // Connection: close); closing now would reset a client that did nothing wrong. It may be
+      // in the kernel, or already read into the loop's buffer by a read that has completed but
+      // not yet resumed the loop: cancelling leaves such a read as it is, where closing would
+      // lose its request.
       if (!hard && e->stream->socket().available(ec) > 0) return;
-      if (!hard && e->tls) {
+      if (!hard) {
         e->stream->socket().cancel(ec);
         return;
       }
