@@ -1,6 +1,5 @@
 #include "net/server/http_server.hpp"
 
-#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -16,7 +15,6 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,6 +27,7 @@
 
 #include "net/server/request_framing.hpp"
 #include "net/tls/tls_server_context.hpp"
+#include "net/tls/tls_stream.hpp"
 
 namespace bastion::net {
 
@@ -36,7 +35,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-using TlsStream = asio::ssl::stream<beast::tcp_stream>;
 // The connection loop is written once for both streams; these pick the few differences at
 // compile time, so the plain path stays what it was.
 template <class Stream>
@@ -469,8 +467,9 @@ bool peer_gone(const boost::system::error_code& ec) {
 // each wait, cancels the socket's read when it fires, which leaves the TLS session open for a
 // close_notify. Everything runs on the connection's strand.
 //
-// The same timer gives memory back: OpenSSL's record buffers (about 34 KiB) are kept while
-// requests keep coming (see serve_tls), and freed once a connection has waited `kReleaseBuffersAfter`.
+// The same timer gives memory back: the stream's ciphertext buffers and OpenSSL's record buffers
+// (about 34 KiB) are kept while requests keep coming, and freed once a connection has waited
+// `kReleaseBuffersAfter`.
 constexpr std::chrono::milliseconds kReleaseBuffersAfter{1'000};
 
 struct IdleDeadline {
@@ -482,17 +481,17 @@ struct IdleDeadline {
   bool expired = false;
 };
 
-// The timer's handler; holds the state, not the stream: it touches the socket and the SSL
-// object only while the read it times is pending, so both are alive.
+// The timer's handler; holds the state, not the stream: it touches the socket and the TLS
+// stream only while the read it times is pending, so both are alive.
 struct IdleDeadlineHandler {
   std::shared_ptr<IdleDeadline> deadline;
   std::uint64_t generation;
   tcp::socket* socket;
-  SSL* ssl;
+  TlsStream* tls;
   void operator()(boost::system::error_code ec) const {
     if (ec || deadline->waiting != generation) return;
-    if (ssl != nullptr && asio::steady_timer::clock_type::now() < deadline->end) {
-      SSL_free_buffers(ssl);  // refuses (harmlessly) while a record is half read or written
+    if (tls != nullptr && asio::steady_timer::clock_type::now() < deadline->end) {
+      tls->release_buffers();
       deadline->timer.expires_at(deadline->end);
       deadline->timer.async_wait(IdleDeadlineHandler{deadline, generation, socket, nullptr});
       return;
@@ -513,7 +512,7 @@ asio::awaitable<boost::system::error_code> read_some_before(Stream& stream, beas
   deadline->end = asio::steady_timer::clock_type::now() + timeout;
   deadline->timer.expires_after(std::min(timeout, kReleaseBuffersAfter));
   deadline->timer.async_wait(
-      IdleDeadlineHandler{deadline, generation, &beast::get_lowest_layer(stream).socket(), stream.native_handle()});
+      IdleDeadlineHandler{deadline, generation, &beast::get_lowest_layer(stream).socket(), &stream});
   auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
   deadline->waiting = 0;
   deadline->timer.cancel();
@@ -689,12 +688,9 @@ asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket, ConnectionInfo i
                                             asio::cancellation_signal* cancel) {
   // The context this connection started with stays alive with it, whatever reloads happen.
   const auto context = tls_->current();
-  TlsStream stream(std::move(socket), *context);
-  // Asio turns on SSL_MODE_RELEASE_BUFFERS, which frees OpenSSL's record buffers whenever they
-  // are empty and allocates them again for the next record: several 16 KiB malloc/free pairs
-  // per request on a busy connection. They are freed instead when the connection goes idle
+  // Its buffers are kept while requests keep coming and freed when the connection goes idle
   // (read_some_before).
-  SSL_clear_mode(stream.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  TlsStream stream(std::move(socket), *context);
   auto& tcp_layer = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer(read_buffer_cap(limits_));
   Registry::Registration registration(registry_, tcp_layer, true);
