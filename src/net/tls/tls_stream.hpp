@@ -279,8 +279,14 @@ class TlsStream {
           }
           break;
         case waiting:
-          // The timer is cancelled when the flush ends; if it has not, this write was.
-          if (s.flushing_) return finish(self, boost::asio::error::operation_aborted, 0);
+          // The timer is cancelled when the flush ends, or by this write's own cancellation.
+          if (self.cancelled() != boost::asio::cancellation_type::none) {
+            return finish(self, boost::asio::error::operation_aborted, 0);
+          }
+          if (s.flushing_) {  // another flush began before this write resumed: wait for that one
+            s.flush_done_.expires_at(boost::asio::steady_timer::time_point::max());
+            return s.flush_done_.async_wait(std::move(self));
+          }
           break;
         case flushing:
           if (!ec && s.continue_flush()) return send(self);
