@@ -15,6 +15,7 @@
 #include "core/config.hpp"
 #include "net/client/http_client.hpp"
 #include "upstream/link.hpp"
+#include "upstream/request_state_affinity.hpp"
 #include "upstream/stdio/restart_backoff.hpp"
 
 namespace bastion::upstream {
@@ -80,6 +81,8 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
 
   // The least busy healthy shared replica, or nullptr when none is up.
   std::shared_ptr<Link> pick_shared();
+  // Which shared replica issued each recent MRTR requestState, so the next round reaches it.
+  RequestStateAffinity& request_states() { return request_states_; }
   // A new dedicated link (per-client sessions); the caller performs the handshake.
   std::shared_ptr<Link> create_dedicated();
 
@@ -138,6 +141,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   std::vector<std::shared_ptr<Slot>> slots_;  // changed on the strand, under mutex_
   std::optional<json::object> server_info_;
   std::map<std::string, Catalog, std::less<>> catalog_;
+  RequestStateAffinity request_states_;
   std::vector<std::weak_ptr<NotificationSink>> sinks_;
   std::uint64_t restarts_ = 0;
   std::map<std::string, std::uint64_t> restarts_by_reason_;

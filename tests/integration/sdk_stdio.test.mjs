@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startBastion, everythingStdio, demoAgent, post } from './harness.mjs';
+import { startBastion, everythingStdio, demoAgent, post, stateless, statelessHeaders } from './harness.mjs';
 
 let bastion;
 before(async () => {
@@ -131,6 +131,27 @@ test('demo agent: shared replicas answer concurrent calls with the right ids', a
     client.callTool({ name: 'echo', arguments: { message: `m${i}` } })));
   replies.forEach((r, i) => assert.equal(r.content[0].text, `m${i}`));
   await client.close();
+});
+
+// 2026-07-28 multi-round calls: each replica seals requestState under its own key, so a later
+// round must reach the replica that issued its state. Round-robin alone sends it to the other one.
+test('demo agent: multi-round (MRTR) calls complete across shared replicas', async () => {
+  const tool = 'test_input_required_result_elicitation';
+  const caps = { elicitation: {} };
+  const url = `${bastion.base}/mcp/demo`;
+  for (let i = 0; i < 8; i++) {
+    const first = await post(url, stateless('tools/call', { name: tool, arguments: {} }, 2 * i, caps),
+      statelessHeaders('tools/call', tool));
+    assert.equal(first.json.result?.resultType, 'input_required', JSON.stringify(first.json));
+    const requestState = first.json.result.requestState;
+    assert.ok(requestState);
+    const second = await post(url, stateless('tools/call', {
+      name: tool, arguments: {}, requestState,
+      inputResponses: { user_name: { action: 'accept', content: { name: `Ada ${i}` } } },
+    }, 2 * i + 1, caps), statelessHeaders('tools/call', tool));
+    assert.equal(second.json.error, undefined, `round 2 of flow ${i}: ${JSON.stringify(second.json.error)}`);
+    assert.equal(second.json.result.content[0].text, `Hello, Ada ${i}!`);
+  }
 });
 
 test('admin health reports every upstream', async () => {

@@ -243,7 +243,14 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
                                               const std::shared_ptr<EventStream>& stream,
                                               InteractionRecord& record) {
   const json::value client_id = *request.id();
-  auto link = co_await acquire_link(session, up);
+  // A later MRTR round goes to the replica that sealed its requestState (any other would refuse it).
+  std::shared_ptr<upstream::Link> link;
+  const auto* request_state = request.params() ? request.params()->if_contains("requestState") : nullptr;
+  if (request_state && request_state->is_string() && !up.per_client()) {
+    link = up.request_states().owner(request_state->get_string());
+    if (link && !link->up()) link = nullptr;
+  }
+  if (!link) link = co_await acquire_link(session, up);
   if (!link) {
     record.status = "unavailable";
     if (up.per_client() && session->stateless()) {
@@ -313,6 +320,9 @@ asio::awaitable<json::object> Router::forward(const std::shared_ptr<ClientSessio
         co_return json::object{};
       }
       if (!message.contains("method")) {
+        if (const auto* issued = path(message, {"result", "requestState"}); issued && issued->is_string() && !up.per_client()) {
+          up.request_states().remember(issued->get_string(), link);
+        }
         message["id"] = client_id;
         if (translate_result) adapt_result_for_stateful_client(message);
         co_return std::move(message);  // a structured binding is not moved implicitly
