@@ -64,26 +64,26 @@ class TlsStream {
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        EngineOp<ReadStep<MutableBuffers>>{*this, ReadStep<MutableBuffers>{buffers}}, token, tcp_);
+        EngineOp<ReadStep<MutableBuffers>>{{*this}, ReadStep<MutableBuffers>{buffers}}, token, tcp_);
   }
 
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        WriteOp<ConstBuffers>{*this, buffers}, token, tcp_);
+        WriteOp<ConstBuffers>{{*this}, buffers}, token, tcp_);
   }
 
   template <class Token>
   auto async_handshake(handshake_type type, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code)>(
-        EngineOp<HandshakeStep>{*this, HandshakeStep{type}}, token, tcp_);
+        EngineOp<HandshakeStep>{{*this}, HandshakeStep{type}}, token, tcp_);
   }
 
   // Sends close_notify and waits for the peer's (or the tcp_stream's timeout, or its EOF).
   template <class Token>
   auto async_shutdown(Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code)>(
-        EngineOp<ShutdownStep>{*this, ShutdownStep{}}, token, tcp_);
+        EngineOp<ShutdownStep>{{*this}, ShutdownStep{}}, token, tcp_);
   }
 
  private:
@@ -160,16 +160,36 @@ class TlsStream {
     return ec ? 0 : taken;
   }
 
+  // What every operation does the same way: send the pending ciphertext, and complete without
+  // ever calling the handler inline (an operation that did no I/O completes through post).
+  struct OpBase {
+    TlsStream& s;
+    enum { start, waiting, reading, flushing, posted } state = start;
+    bool async = false;  // an inner operation ran, so completing now is not inline
+
+    template <class Self>
+    void send(Self& self) {
+      state = flushing;
+      async = true;
+      boost::asio::async_write(s.tcp_, s.begin_flush(), std::move(self));
+    }
+    template <class Self, class... Results>
+    void complete_once(Self& self, Results... results) {
+      if (async) return self.complete(results...);
+      state = posted;
+      async = true;  // resumed through the post: complete then
+      boost::asio::post(s.tcp_.get_executor(), boost::asio::append(std::move(self), results...));
+    }
+  };
+
   // Handshake, read and shutdown share one loop: call OpenSSL, send what it wrote, read what it
   // asks for, repeat. A read that finds a write's flush under way leaves its output (a key
   // update, an alert) to that flush rather than waiting for it.
   template <class Action>
-  struct EngineOp {
-    TlsStream& s;
+  struct EngineOp : OpBase {
     Action action;
-    enum { start, reading, flushing, posted } state = start;
-    bool async = false;  // an inner operation ran, so completing now is not inline
     Step step{};
+    using OpBase::s, OpBase::state, OpBase::async, OpBase::send;
 
     template <class Self>
     void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
@@ -190,7 +210,9 @@ class TlsStream {
           if (!step.need_input) return finish(self, {}, step.bytes);
           return fetch(self);
         case posted:
-          return deliver(self, ec, n);
+          return finish(self, ec, n);
+        case waiting:
+          break;  // not a state of these operations
       }
       step = action(s);
       if (s.has_output() && !s.flushing_) {
@@ -202,12 +224,6 @@ class TlsStream {
     }
 
     template <class Self>
-    void send(Self& self) {
-      state = flushing;
-      async = true;
-      boost::asio::async_write(s.tcp_, s.begin_flush(), std::move(self));
-    }
-    template <class Self>
     void fetch(Self& self) {
       state = reading;
       async = true;
@@ -215,16 +231,10 @@ class TlsStream {
     }
     template <class Self>
     void finish(Self& self, boost::system::error_code ec, std::size_t n) {
-      if (async) return deliver(self, ec, n);
-      state = posted;
-      boost::asio::post(s.tcp_.get_executor(), boost::asio::append(std::move(self), ec, n));
-    }
-    template <class Self>
-    static void deliver(Self& self, boost::system::error_code ec, std::size_t n) {
       if constexpr (Action::kTransfers) {
-        self.complete(ec, n);
+        this->complete_once(self, ec, n);
       } else {
-        self.complete(ec);
+        this->complete_once(self, ec);
       }
     }
   };
@@ -258,11 +268,9 @@ class TlsStream {
   // Waits while another operation's flush is under way (writes never interleave), encrypts, and
   // sends; the send also carries whatever a concurrent read left behind.
   template <class Buffers>
-  struct WriteOp {
-    TlsStream& s;
+  struct WriteOp : OpBase {
     Buffers buffers;
-    enum { start, waiting, flushing, posted } state = start;
-    bool async = false;
+    using OpBase::s, OpBase::state, OpBase::async, OpBase::send;
     std::size_t taken = 0;
     boost::system::error_code error{};
 
@@ -271,29 +279,23 @@ class TlsStream {
       switch (state) {
         case start:
           if (boost::asio::buffer_size(buffers) == 0) return finish(self, {}, 0);
-          if (s.flushing_) {
-            state = waiting;
-            async = true;
-            s.flush_done_.expires_at(boost::asio::steady_timer::time_point::max());
-            return s.flush_done_.async_wait(std::move(self));
-          }
+          if (s.flushing_) return wait_for_flush(self);
           break;
         case waiting:
           // The timer is cancelled when the flush ends, or by this write's own cancellation.
           if (self.cancelled() != boost::asio::cancellation_type::none) {
             return finish(self, boost::asio::error::operation_aborted, 0);
           }
-          if (s.flushing_) {  // another flush began before this write resumed: wait for that one
-            s.flush_done_.expires_at(boost::asio::steady_timer::time_point::max());
-            return s.flush_done_.async_wait(std::move(self));
-          }
+          if (s.flushing_) return wait_for_flush(self);  // another flush began before this write resumed
           break;
         case flushing:
           if (!ec && s.continue_flush()) return send(self);
           s.end_flush();
           return finish(self, error ? error : ec, error || ec ? 0 : taken);
         case posted:
-          return self.complete(ec, n);
+          return finish(self, ec, n);
+        case reading:
+          break;  // not a state of a write
       }
       taken = s.encrypt(buffers, error);
       if (!s.has_output()) return finish(self, error, taken);
@@ -301,16 +303,15 @@ class TlsStream {
       send(self);
     }
     template <class Self>
-    void send(Self& self) {
-      state = flushing;
+    void wait_for_flush(Self& self) {
+      state = waiting;
       async = true;
-      boost::asio::async_write(s.tcp_, s.begin_flush(), std::move(self));
+      s.flush_done_.expires_at(boost::asio::steady_timer::time_point::max());
+      s.flush_done_.async_wait(std::move(self));
     }
     template <class Self>
     void finish(Self& self, boost::system::error_code ec, std::size_t n) {
-      if (async) return self.complete(ec, n);
-      state = posted;
-      boost::asio::post(s.tcp_.get_executor(), boost::asio::append(std::move(self), ec, n));
+      this->complete_once(self, ec, n);
     }
   };
 
