@@ -25,6 +25,10 @@ bool caller_fault(int error_code) {
   }
 }
 
+bool counts_against_upstream(std::string_view status, int error_code) {
+  return status != "ok" && !(status == "error" && caller_fault(error_code));
+}
+
 LiveStats::LiveStats(std::chrono::seconds capacity) : capacity_(capacity) {}
 
 LiveStats::Series& LiveStats::series(std::map<std::pair<std::string, std::string>, Series>& map,
@@ -39,7 +43,7 @@ void LiveStats::observe(const CallOutcome& call) {
   const bool ok = call.status == "ok";
   if (!ok && call.status != "error" && call.status != "timeout" && call.status != "unavailable") return;
   // The rates say how the upstream is doing: an error the caller caused is a call it served.
-  const bool upstream_failed = !ok && !(call.status == "error" && caller_fault(call.error_code));
+  const bool upstream_failed = counts_against_upstream(call.status, call.error_code);
   std::string upstream(call.upstream), tool(call.tool);
   std::lock_guard lock(mutex_);
   auto& up = series(upstreams_, upstream, "");

@@ -33,7 +33,12 @@ struct CallOutcome {
 // malformed request, missing resource, stale session, cancelled by the caller), not that the
 // upstream is unwell. Such calls count as served in the error rates, so a client cannot make the
 // error_rate trigger restart an agent, or mark a tool failing, by sending bad requests.
+// (The codes are those of mcp::code in mcp/jsonrpc.hpp, which this layer does not include.)
 bool caller_fault(int error_code);
+
+// Whether a call counts as the upstream's error in the error rates, live and in the store
+// analysis alike: any status but ok, except an error the caller caused.
+bool counts_against_upstream(std::string_view status, int error_code);
 
 struct LivePattern {
   std::string upstream, tool, status, error_code, message_shape;

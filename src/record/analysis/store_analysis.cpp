@@ -9,7 +9,7 @@
 #include "record/export/dataset_export.hpp"  // LatencyHistogram, normalize_error_message
 #include "record/group_key.hpp"
 #include "record/time_format.hpp"
-#include "observe/live_stats.hpp"  // caller_fault
+#include "observe/live_stats.hpp"  // counts_against_upstream
 
 namespace bastion::record {
 namespace {
@@ -33,9 +33,7 @@ struct Latency {
     if (refused_by_gateway(r.status)) return;
     ++count;
     // As in the live windows: an error the caller caused (bad params, unknown method...) is a served call.
-    const bool caller_fault = r.status == "error" && r.error_code &&
-                              observe::caller_fault(static_cast<int>(*r.error_code));
-    if (r.status != "ok" && !caller_fault) ++errors;
+    if (observe::counts_against_upstream(r.status, static_cast<int>(r.error_code.value_or(0)))) ++errors;
     if (r.status == "timeout") ++timeouts;
     if (reached_upstream(r.status)) {
       histogram.add(r.latency_ms);
